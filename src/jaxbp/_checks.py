@@ -1,0 +1,289 @@
+"""Validation at the public boundary (RELIABILITY.md E1-E22, E33, E40).
+
+Every check here is plain Python on shapes, dtypes and -- for concrete arrays only -- values.
+They run in the public wrappers, before any tracing; under ``jit``/``vmap`` the shape and
+dtype checks still run (shapes are static) and the value checks are skipped, because the
+values are not known. The compiled kernels behind the wrappers are unchecked.
+
+Every message starts with the public function's name, says what was expected and what was
+given, and gives the layer index when a layer is involved.
+"""
+import difflib
+import numbers
+import operator
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .activations import ACTIVATIONS, Activation
+from .costs import COSTS, Cost
+
+X64_HINT = ("float64 requested but jax_enable_x64 is disabled; call "
+            "jax.config.update('jax_enable_x64', True) at program start")
+
+
+class ParamsFileError(ValueError):
+    """A params file that cannot be read, or whose contents are invalid."""
+
+
+class NonFiniteError(FloatingPointError):
+    """Training produced a non-finite loss. ``.step``, ``.params`` (last finite) and
+    ``.history`` are attached."""
+
+    def __init__(self, message, step=None, params=None, history=None):
+        super().__init__(message)
+        self.step, self.params, self.history = step, params, history
+
+
+def is_concrete(*xs):
+    return not any(isinstance(x, jax.core.Tracer) for x in xs)
+
+
+def choose(fn, what, name, choices):
+    """Look ``name`` up in the dict ``choices``, or raise a ValueError with a close match."""
+    if not isinstance(name, str):
+        raise TypeError(f"{fn}: {what} must be a name (str), got {type(name).__name__}")
+    if name in choices:
+        return choices[name]
+    names = sorted(choices)
+    close = difflib.get_close_matches(name.strip().lower(), names, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    raise ValueError(f"{fn}: unknown {what} '{name}'; expected one of {names}{hint}")
+
+
+def activation_name(fn, act, where):
+    """Normalise an activation given by name; returns the name."""
+    if isinstance(act, Activation):
+        raise TypeError(f"{fn}: {where}: give activations by name, one of {sorted(ACTIVATIONS)}")
+    choose(fn, "activation", act, ACTIVATIONS)
+    return act
+
+
+def check_sizes(fn, sizes):
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
+        raise TypeError(f"{fn}: sizes must be a sequence of ints such as (2, 3, 1), "
+                        f"got {type(sizes).__name__}")
+    sizes = list(sizes)
+    if len(sizes) < 2:
+        raise ValueError(f"{fn}: sizes must have at least 2 entries (input and output), got {sizes}")
+    out = []
+    for i, n in enumerate(sizes):
+        if isinstance(n, (bool, np.bool_)) or not isinstance(n, numbers.Integral):
+            raise TypeError(f"{fn}: sizes[{i}] must be an int, got {type(n).__name__}")
+        if n <= 0:
+            raise ValueError(f"{fn}: sizes[{i}] must be a positive int, got {n}")
+        out.append(operator.index(n))
+    return tuple(out)
+
+
+def check_layer_activations(fn, sizes, names):
+    n_layers = len(sizes) - 1
+    if len(names) != n_layers:
+        raise ValueError(f"{fn}: got {len(names)} activations for {n_layers} layers")
+    for l, name in enumerate(names):
+        if name != "softmax":
+            continue
+        if l != n_layers - 1:
+            raise ValueError(f"{fn}: softmax is only valid on the output layer with >= 2 units "
+                             f"(layer {l} is a hidden layer)")
+        if sizes[-1] < 2:
+            raise ValueError(f"{fn}: softmax is only valid on the output layer with >= 2 units "
+                             f"(layer {l} has {sizes[-1]} unit)")
+
+
+def resolve_cost(fn, cost, output):
+    """The Cost for ``cost`` (a name or a Cost), checked against the output activation."""
+    if not isinstance(cost, Cost):
+        cost = choose(fn, "cost", cost, COSTS)
+    if cost.output is not None and cost.output != output:
+        raise ValueError(f"{fn}: cost '{cost.name}' requires a '{cost.output}' output layer, "
+                         f"got '{output}'")
+    if cost.output is None and ACTIVATIONS[output].prime is None:
+        raise ValueError(f"{fn}: cost '{cost.name}' cannot follow a '{output}' output layer "
+                         f"(it has no elementwise derivative for BP1); use "
+                         f"'softmax_cross_entropy'")
+    return cost
+
+
+def check_l2(fn, l2):
+    if isinstance(l2, jax.core.Tracer):
+        return l2
+    if isinstance(l2, (bool, np.bool_)) or not isinstance(l2, (numbers.Real, np.ndarray, jax.Array)) \
+            or np.ndim(l2) != 0:
+        raise TypeError(f"{fn}: l2 must be a finite float >= 0, got {l2!r}")
+    if not (np.isfinite(float(l2)) and float(l2) >= 0):
+        raise ValueError(f"{fn}: l2 must be a finite float >= 0, got {float(l2)}")
+    return l2
+
+
+def check_float_dtype(fn, dtype):
+    """A floating dtype that jax can actually hold (E40)."""
+    dtype = np.dtype(dtype)
+    if not jnp.issubdtype(dtype, jnp.floating):
+        raise TypeError(f"{fn}: dtype must be a floating dtype, got {dtype}")
+    if dtype == np.float64 and not jax.config.jax_enable_x64:
+        raise ValueError(f"{fn}: {X64_HINT}")
+    return dtype
+
+
+def check_key(fn, key):
+    if isinstance(key, jax.Array) or isinstance(key, jax.core.Tracer):
+        if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) and key.shape == ():
+            return key
+        if key.dtype == jnp.uint32 and key.shape == (2,):
+            return key
+    raise TypeError(f"{fn}: key must be a PRNG key from jax.random.key(seed) or "
+                    f"jax.random.PRNGKey(seed), got {_describe(key)}")
+
+
+def _describe(a):
+    if hasattr(a, "shape") and hasattr(a, "dtype"):
+        return f"{type(a).__name__} {a.dtype} {tuple(a.shape)}"
+    return type(a).__name__
+
+
+def check_params(fn, net, params):
+    """Structure, shapes and one floating dtype for ``params``; returns that dtype."""
+    n_layers = len(net.sizes) - 1
+    if not isinstance(params, (tuple, list)):
+        raise TypeError(f"{fn}: params must be a tuple with one dict per layer, "
+                        f"got {type(params).__name__}")
+    if len(params) != n_layers:
+        raise ValueError(f"{fn}: params has {len(params)} layers, expected {n_layers} "
+                         f"for sizes {list(net.sizes)}")
+    dtype = None
+    for l, layer in enumerate(params):
+        if not isinstance(layer, dict) or set(layer) != {"W", "b"}:
+            got = sorted(layer) if isinstance(layer, dict) else type(layer).__name__
+            raise ValueError(f"{fn}: params[{l}] must be a dict with keys ['W', 'b'], got {got}")
+        expected = {"W": (net.sizes[l], net.sizes[l + 1]), "b": (net.sizes[l + 1],)}
+        for name in ("W", "b"):
+            leaf = layer[name]
+            if not hasattr(leaf, "shape") or not hasattr(leaf, "dtype"):
+                raise TypeError(f"{fn}: params[{l}]['{name}'] must be an array, "
+                                f"got {type(leaf).__name__}")
+            if tuple(leaf.shape) != expected[name]:
+                raise ValueError(f"{fn}: layer {l}: {name} has shape {tuple(leaf.shape)}, "
+                                 f"expected {expected[name]} for sizes {list(net.sizes)}")
+            if not jnp.issubdtype(leaf.dtype, jnp.floating):
+                raise TypeError(f"{fn}: params[{l}]['{name}'] must be floating point, "
+                                f"got {leaf.dtype}")
+            if leaf.dtype == np.float64 and not jax.config.jax_enable_x64:
+                raise ValueError(f"{fn}: params[{l}]['{name}'] is float64: {X64_HINT}")
+            if dtype is None:
+                dtype = np.dtype(leaf.dtype)
+            elif leaf.dtype != dtype:
+                raise TypeError(f"{fn}: params[{l}]['{name}'] has dtype {leaf.dtype} but "
+                                f"params[0]['W'] has {dtype}; all leaves must share one dtype")
+    return dtype
+
+
+def _real_dtype(fn, name, a):
+    dtype = getattr(a, "dtype", None)
+    if dtype is None or not (jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer)
+                             or jnp.issubdtype(dtype, jnp.bool_)):
+        raise TypeError(f"{fn}: {name} must have a real numeric dtype, got {dtype or type(a).__name__}")
+
+
+def _asarray(fn, name, a):
+    if isinstance(a, (jax.Array, np.ndarray)):
+        _real_dtype(fn, name, a)
+        return a
+    try:
+        a = np.asarray(a)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{fn}: {name} must be an array of real numbers, got {type(a).__name__}") from e
+    _real_dtype(fn, name, a)
+    return a
+
+
+def _check_finite(fn, name, a):
+    if not is_concrete(a) or not jnp.issubdtype(a.dtype, jnp.floating):
+        return
+    bad = ~np.isfinite(np.asarray(a))
+    if bad.any():
+        first = np.argwhere(bad)[0]
+        where = f"row {first[0]}, column {first[1]}" if len(first) == 2 else f"index {first[0]}"
+        raise ValueError(f"{fn}: {name} contains {int(bad.sum())} non-finite value(s) (first at {where})")
+
+
+def prepare_x(fn, net, x, dtype):
+    """x as a (batch, n_in) array of ``dtype``; 1-D is one sample (a batch of one)."""
+    x = _asarray(fn, "x", x)
+    if x.ndim not in (1, 2):
+        raise ValueError(f"{fn}: x must be 1-D (one sample) or 2-D (batch, features), "
+                         f"got shape {tuple(x.shape)}")
+    x2 = x.reshape(1, -1) if x.ndim == 1 else x
+    if x2.shape[1] != net.sizes[0]:
+        raise ValueError(f"{fn}: layer 0 expects {net.sizes[0]} input features, "
+                         f"got x with shape {tuple(x.shape)}")
+    if x2.shape[0] == 0:
+        raise ValueError(f"{fn}: empty batch: x has 0 rows")
+    _check_finite(fn, "x", x2)
+    return jnp.asarray(x2, dtype)
+
+
+def prepare_y(fn, net, cost, y, x_was_1d, n, dtype):
+    """y as a (batch, n_out) array of ``dtype``, checked against the cost (E12, E13, E19-E22).
+
+    With softmax cross-entropy, integer labels of shape (n,) are one-hot encoded here.
+    """
+    y = _asarray(fn, "y", y)
+    k = net.sizes[-1]
+    sparse = cost.name == "softmax_cross_entropy" and not jnp.issubdtype(y.dtype, jnp.floating) \
+        and y.ndim == (0 if x_was_1d else 1)
+    if sparse:
+        y = y.reshape(-1)
+        if y.shape[0] != n:
+            raise ValueError(f"{fn}: x has {n} rows but y has {y.shape[0]}")
+        if is_concrete(y):
+            labels = np.asarray(y).astype(np.int64)
+            bad = np.flatnonzero((labels < 0) | (labels >= k))
+            if bad.size:
+                raise ValueError(f"{fn}: labels must be integers in [0, {k}); "
+                                 f"got {labels[bad[0]]} at index {bad[0]}")
+        return jax.nn.one_hot(jnp.asarray(y), k, dtype=dtype)
+    if x_was_1d and y.ndim == 1:
+        y = y.reshape(1, -1)
+    if cost.name == "softmax_cross_entropy" and (y.ndim != 2 or y.shape[1] != k):
+        raise ValueError(f"{fn}: expected integer labels of shape (n,) or one-hot targets of "
+                         f"shape (n, {k}), got {y.dtype} {tuple(y.shape)}")
+    if y.ndim == 2 and y.shape[0] != n and y.shape[1] == k:
+        raise ValueError(f"{fn}: x has {n} rows but y has {y.shape[0]}")
+    if tuple(y.shape) != (n, k):
+        raise ValueError(f"{fn}: y shape {tuple(y.shape)} does not match network output "
+                         f"shape {(n, k)}")
+    _check_finite(fn, "y", y)
+    if is_concrete(y):
+        yv = np.asarray(y, dtype=np.float64)
+        if cost.name == "cross_entropy" and ((yv < 0) | (yv > 1)).any():
+            bad = yv[(yv < 0) | (yv > 1)][0]
+            raise ValueError(f"{fn}: binary cross-entropy targets must lie in [0, 1]; found {float(bad)}")
+        if cost.name == "softmax_cross_entropy":
+            tol = 1e-6 * k if dtype != np.float32 else 1e-5 * k
+            sums = yv.sum(axis=1)
+            rows = np.flatnonzero((yv < 0).any(axis=1) | (np.abs(sums - 1) > tol))
+            if rows.size:
+                r = rows[0]
+                raise ValueError(f"{fn}: softmax cross-entropy targets must be non-negative and "
+                                 f"sum to 1 per row; row {r} sums to {round(float(sums[r]), 6)}"
+                                 + (" and has a negative entry" if (yv[r] < 0).any() else ""))
+    return jnp.asarray(y, dtype)
+
+
+def prepare(fn, net, params, x, y, cost, l2=0.0):
+    """Check and convert the arguments shared by every gradient function.
+
+    Returns ``(cost, x, y, l2)`` with x and y 2-D in the params dtype (int, bool and other
+    float dtypes are cast there, never upcast) and l2 a scalar of that dtype.
+    """
+    if not hasattr(net, "sizes") or not hasattr(net, "activations"):
+        raise TypeError(f"{fn}: net must be a jaxbp.MLP, got {type(net).__name__}")
+    dtype = check_params(fn, net, params)
+    cost = resolve_cost(fn, cost, net.activations[-1])
+    l2 = check_l2(fn, l2)
+    x_was_1d = jnp.ndim(x) == 1
+    x = prepare_x(fn, net, x, dtype)
+    y = prepare_y(fn, net, cost, y, x_was_1d, x.shape[0], dtype)
+    return cost, x, y, jnp.asarray(l2, dtype)

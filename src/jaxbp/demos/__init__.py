@@ -1,0 +1,1 @@
+"""The demos behind ``jaxbp <demo>``; each module has ``main(argv) -> int``."""

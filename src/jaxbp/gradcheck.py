@@ -1,0 +1,120 @@
+"""A three-way audit of backprop: by hand vs ``jax.grad`` vs central finite differences."""
+from functools import partial
+from typing import NamedTuple, Optional, Tuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+
+from . import _checks
+from .autodiff import _loss, _value_and_grad, autodiff_deltas
+from .backprop import _trace
+
+# Normwise relative error allowed, by dtype: manual vs autodiff, and vs finite differences.
+TOLERANCES = {np.dtype(np.float64): (1e-9, 1e-5), np.dtype(np.float32): (1e-4, 5e-2)}
+
+
+class GradReport(NamedTuple):
+    """Result of :func:`check_grads`.
+
+    Each error is normwise relative: ``max|g - g_ref| / max|g_ref|`` over a leaf, so that
+    near-zero entries do not dominate in float32. ``per_layer[l]`` maps ``"delta"``
+    (BP1 for the last layer, BP2 otherwise), ``"BP3"`` (bias gradient) and ``"BP4"``
+    (weight gradient) to the manual-vs-autodiff error of that layer, and
+    ``"BP3 numeric"``/``"BP4 numeric"`` to the manual-vs-finite-difference error.
+    """
+    ok: bool
+    manual_vs_autodiff: float
+    manual_vs_numeric: float
+    autodiff_vs_numeric: float
+    per_layer: Tuple[dict, ...]
+    worst: str
+    tolerance: Tuple[float, float]
+
+    def __str__(self):
+        lines = [f"{'layer':>5} {'equation':>10} {'vs jax.grad':>12} {'vs numeric':>12}"]
+        for l, row in enumerate(self.per_layer):
+            eq = "BP1" if l == len(self.per_layer) - 1 else "BP2"
+            lines.append(f"{l:>5} {eq + ' delta':>10} {row['delta']:12.2e} {'':>12}")
+            for key in ("BP3", "BP4"):
+                lines.append(f"{l:>5} {key:>10} {row[key]:12.2e} {row[key + ' numeric']:12.2e}")
+        verdict = "ok" if self.ok else f"FAILED (worst: {self.worst})"
+        lines.append(f"tolerances {self.tolerance[0]:.0e} (jax.grad), {self.tolerance[1]:.0e} "
+                     f"(numeric): {verdict}")
+        return "\n".join(lines)
+
+
+def relative_error(a, b):
+    """``max|a - b| / max|b|`` (0 when both are zero)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    scale = np.max(np.abs(b), initial=0.0)
+    diff = np.max(np.abs(a - b), initial=0.0)
+    return float(diff / scale) if scale > 0 else float(diff)
+
+
+def numeric_grads(net, cost, params, x, y, l2, max_entries=2000):
+    """Central finite differences of the cost for up to ``max_entries`` parameters (all of
+    them for small nets; an evenly spaced subset otherwise). Returns ``(index, values)``."""
+    flat, unravel = ravel_pytree(params)
+    eps = float(jnp.finfo(flat.dtype).eps)
+    index = np.unique(np.linspace(0, flat.size - 1, min(flat.size, max_entries)).astype(int))
+    h = eps ** (1 / 3) * jnp.maximum(1.0, jnp.abs(flat[index]))
+
+    def central(i_h):
+        i, h = i_h
+        at = lambda d: _loss(net, cost, unravel(flat.at[i].add(d)), x, y, l2)
+        return (at(h) - at(-h)) / (2 * h)
+
+    diffs = jax.jit(lambda ih: jax.lax.map(central, ih, batch_size=64))((jnp.asarray(index), h))
+    return index, diffs
+
+
+def check_grads(net, params, x, y, cost, l2=0.0, manual=None):
+    """Compare backprop with ``jax.grad`` and with central finite differences.
+
+    ``manual`` replaces the hand-written backward pass (a function with the signature of
+    :func:`jaxbp.trace`), to audit your own implementation. Returns a :class:`GradReport`;
+    ``ok`` is True when every error is within the dtype's tolerance (``TOLERANCES``).
+    """
+    cost, x, y, l2 = _checks.prepare("check_grads", net, params, x, y, cost, l2)
+    tr = _trace(net, cost, params, x, y, l2) if manual is None else manual(net, params, x, y, cost, l2)
+    _, auto = _value_and_grad(net, cost, params, x, y, l2)
+    auto_deltas = autodiff_deltas(net, cost, params, x, y, l2)
+    index, numeric = numeric_grads(net, cost, params, x, y, l2)
+    manual_flat = np.asarray(ravel_pytree(tr.grads)[0])[index]
+    auto_flat = np.asarray(ravel_pytree(auto)[0])[index]
+    numeric_only = _per_leaf_numeric(params, index, np.asarray(numeric), manual_flat)
+    per_layer, worst, worst_err = [], "", -1.0
+    tol_auto, tol_num = TOLERANCES.get(np.dtype(x.dtype), TOLERANCES[np.dtype(np.float32)])
+    for l in range(len(params)):
+        row = {"delta": relative_error(tr.deltas[l], auto_deltas[l]),
+               "BP3": relative_error(tr.grads[l]["b"], auto[l]["b"]),
+               "BP4": relative_error(tr.grads[l]["W"], auto[l]["W"]),
+               "BP3 numeric": numeric_only[l]["b"], "BP4 numeric": numeric_only[l]["W"]}
+        per_layer.append(row)
+        for key, err in row.items():
+            scaled = err / (tol_num if "numeric" in key else tol_auto)
+            if scaled > worst_err:
+                eq = ("BP1" if l == len(params) - 1 else "BP2") if key == "delta" else key
+                worst, worst_err = f"layer {l} {eq}", scaled
+    m_vs_a = max(max(r["delta"], r["BP3"], r["BP4"]) for r in per_layer)
+    m_vs_n = relative_error(manual_flat, numeric)
+    a_vs_n = relative_error(auto_flat, numeric)
+    ok = bool(m_vs_a <= tol_auto and m_vs_n <= tol_num and worst_err <= 1.0)
+    return GradReport(ok, m_vs_a, m_vs_n, a_vs_n, tuple(per_layer), worst, (tol_auto, tol_num))
+
+
+def _per_leaf_numeric(params, index, numeric, manual_flat):
+    """Manual-vs-numeric error for each leaf, over the sampled entries that fall in it."""
+    sizes = [leaf.size for layer in params for leaf in (layer["W"], layer["b"])]
+    starts = np.cumsum([0] + sizes)
+    out, k = [], 0
+    for layer in params:
+        row = {}
+        for name in ("W", "b"):
+            sel = (index >= starts[k]) & (index < starts[k + 1])
+            row[name] = relative_error(manual_flat[sel], numeric[sel]) if sel.any() else 0.0
+            k += 1
+        out.append(row)
+    return out
