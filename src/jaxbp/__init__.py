@@ -15,6 +15,33 @@ from .train import fit
 
 __version__ = "0.1.0"
 
+# Parts built on the core, loaded on first use (so that ``import jaxbp`` stays light):
+# attribute -> (module, name in it or None for the module itself).
+_LAZY = {
+    "gates": ("gates", None), "perceptron": ("perceptron", None),
+    "explain": ("walkthrough", "explain"), "walkthrough": ("walkthrough", None),
+    "save": ("io", "save"), "load": ("io", "load"), "io": ("io", None),
+    "viz": ("viz", None), "parallel": ("parallel", None),
+    "optimizer": ("optim", "optimizer"), "optim": ("optim", None),
+    "sweep": ("sweep", None), "data": ("data", None),
+}
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'jaxbp' has no attribute '{name}'")
+    import importlib
+    module_name, attr = _LAZY[name]
+    try:
+        module = importlib.import_module(f".{module_name}", __name__)
+    except ModuleNotFoundError as e:
+        if e.name != f"{__name__}.{module_name}":
+            raise
+        raise AttributeError(f"module 'jaxbp' has no attribute '{name}' (not built yet)") from None
+    value = module if attr is None else getattr(module, attr)
+    globals()[name] = value
+    return value
+
 __all__ = [
     "ACTIVATIONS", "Activation", "COSTS", "Cost", "GradReport", "MLP", "NonFiniteError",
     "ParamsFileError", "Trace", "activations", "autodiff", "backprop", "check_grads", "costs",
