@@ -1,0 +1,211 @@
+"""BP1-BP4 by hand == jax.grad, on every leaf, for random architectures (G1, G2), and under
+every transformation (jit, vmap, float32/float64, one sample as a 1-D vector)."""
+import ast
+import importlib
+import inspect
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import jaxbp
+backprop_module = importlib.import_module("jaxbp.backprop")
+
+HIDDEN = ("sigmoid", "tanh", "relu", "identity")
+# (output activation, cost): quadratic after every elementwise output, and the matched pairs.
+PAIRS = [(out, "quadratic") for out in HIDDEN] + [("sigmoid", "cross_entropy"),
+                                                  ("softmax", "softmax_cross_entropy")]
+
+
+def targets(rng, cost, n, k, dtype):
+    if cost == "softmax_cross_entropy":
+        return rng.dirichlet(np.ones(k), size=n).astype(dtype)
+    return rng.uniform(0, 1, size=(n, k)).astype(dtype)
+
+
+@st.composite
+def problems(draw, dtype):
+    depth = draw(st.integers(1, 4))
+    output, cost = draw(st.sampled_from(PAIRS))
+    widths = [draw(st.integers(1, 8)) for _ in range(depth + 1)]
+    if output == "softmax":
+        widths[-1] = max(widths[-1], 2)
+    hidden = draw(st.sampled_from(HIDDEN))
+    net = jaxbp.MLP(tuple(widths), hidden=hidden, output=output)
+    batch = draw(st.integers(1, 16))
+    l2 = draw(st.sampled_from([0.0, 0.1, 5.0]))
+    scale = draw(st.sampled_from([0.1, 1.0, 3.0]))
+    seed = draw(st.integers(0, 2**31 - 1))
+    rng = np.random.default_rng(seed)
+    params = net.init(jax.random.key(seed), scale=scale, dtype=dtype)
+    x = rng.normal(size=(batch, widths[0])).astype(dtype)
+    return net, params, x, targets(rng, cost, batch, widths[-1], dtype), cost, l2
+
+
+def assert_grads_match(manual, auto, rtol, atol):
+    assert jax.tree_util.tree_structure(manual) == jax.tree_util.tree_structure(auto)
+    for m, a in zip(jax.tree_util.tree_leaves(manual), jax.tree_util.tree_leaves(auto)):
+        assert m.shape == a.shape and m.dtype == a.dtype
+        np.testing.assert_allclose(m, a, rtol=rtol, atol=atol * max(1.0, float(jnp.max(jnp.abs(a)))))
+
+
+@given(problems(np.float64))
+def test_backprop_equals_jax_grad_float64(problem):  # G1
+    net, params, x, y, cost, l2 = problem
+    with jax.disable_jit():  # one-off shapes: eager is faster than compiling 200 programs
+        loss_m, grads_m = jaxbp.backprop(net, params, x, y, cost, l2)
+        loss_a, grads_a = jaxbp.autodiff(net, params, x, y, cost, l2)
+    np.testing.assert_allclose(loss_m, loss_a, rtol=1e-12)
+    assert_grads_match(grads_m, grads_a, rtol=1e-9, atol=1e-12)
+
+
+@settings(max_examples=100)
+@given(problems(np.float32))
+def test_backprop_equals_jax_grad_float32(problem):  # G2
+    net, params, x, y, cost, l2 = problem
+    with jax.disable_jit():
+        loss_m, grads_m = jaxbp.backprop(net, params, x, y, cost, l2)
+        loss_a, grads_a = jaxbp.autodiff(net, params, x, y, cost, l2)
+    assert loss_m.dtype == jnp.float32
+    np.testing.assert_allclose(loss_m, loss_a, rtol=1e-5)
+    assert_grads_match(grads_m, grads_a, rtol=1e-5, atol=1e-6)
+
+
+def xor(dtype=np.float64):
+    x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype)
+    return x, np.array([[0], [1], [1], [0]], dtype)
+
+
+def test_backprop_path_calls_no_autodiff():
+    """backprop's module must not reference jax.grad, vjp, jvp or any other autodiff."""
+    tree = ast.parse(inspect.getsource(backprop_module))
+    names = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+    names |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    for banned in ("grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd", "jacrev"):
+        assert banned not in names
+
+
+def test_each_equation_is_one_commented_line():
+    source = inspect.getsource(backprop_module._trace)
+    for eq in ("BP1", "BP2", "BP3", "BP4"):
+        assert sum(line.rstrip().endswith(f"# {eq}") for line in source.splitlines()) == 1
+
+
+def test_batch_gradient_is_mean_of_per_example_gradients():
+    """Nielsen loops over a mini-batch's samples; one matrix product per layer gives the same."""
+    net = jaxbp.MLP((3, 5, 4, 2), hidden="tanh", output="sigmoid")
+    params = net.init(jax.random.key(1), dtype=jnp.float64)
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(7, 3)), rng.uniform(size=(7, 2))
+    _, batch = jaxbp.backprop(net, params, x, y, "cross_entropy")
+    _, per_sample = jax.vmap(lambda xi, yi: jaxbp.backprop(net, params, xi, yi, "cross_entropy"))(x, y)
+    mean = jax.tree_util.tree_map(lambda g: jnp.mean(g, axis=0), per_sample)
+    loop = [jaxbp.backprop(net, params, x[i], y[i], "cross_entropy")[1] for i in range(7)]
+    loop_mean = jax.tree_util.tree_map(lambda *g: sum(g) / 7, *loop)
+    _, auto = jaxbp.autodiff(net, params, x, y, "cross_entropy")
+    assert_grads_match(batch, mean, rtol=1e-12, atol=1e-15)
+    assert_grads_match(batch, loop_mean, rtol=1e-12, atol=1e-15)
+    assert_grads_match(batch, auto, rtol=1e-9, atol=1e-12)
+
+
+def test_trace_exposes_every_intermediate():
+    net = jaxbp.MLP((2, 3, 1))
+    params = net.init(jax.random.key(0), dtype=jnp.float64)
+    x, y = xor()
+    tr = jaxbp.trace(net, params, x, y, "quadratic")
+    assert [a.shape for a in tr.activations] == [(4, 2), (4, 3), (4, 1)]
+    assert [z.shape for z in tr.zs] == [(4, 3), (4, 1)]
+    assert [d.shape for d in tr.deltas] == [(4, 3), (4, 1)]
+    # The intermediates are the forward pass written out by hand here.
+    z0 = x @ np.asarray(params[0]["W"]) + np.asarray(params[0]["b"])
+    a1 = 1 / (1 + np.exp(-z0))
+    z1 = a1 @ np.asarray(params[1]["W"]) + np.asarray(params[1]["b"])
+    a2 = 1 / (1 + np.exp(-z1))
+    np.testing.assert_allclose(tr.zs[0], z0, rtol=1e-12)
+    np.testing.assert_allclose(tr.activations[2], a2, rtol=1e-12)
+    np.testing.assert_allclose(tr.deltas[1], (a2 - y) * a2 * (1 - a2), rtol=1e-12)
+    np.testing.assert_allclose(tr.loss, np.mean(0.5 * np.sum((a2 - y) ** 2, axis=1)), rtol=1e-12)
+    # A Trace is a pytree: it goes through jit and tree_map.
+    assert len(jax.tree_util.tree_leaves(tr)) == 1 + 2 + 3 + 2 + 4
+
+
+def test_output_delta_is_exact_at_saturation():
+    """Fused BP1 (a - y from z) stays exact where a rounds to 0 or 1 (E26)."""
+    net = jaxbp.MLP((1, 1), output="sigmoid")
+    params = ({"W": jnp.array([[1.0]]), "b": jnp.array([0.0])},)
+    x, y = np.array([[-800.0], [800.0]]), np.array([[1.0], [0.0]])
+    tr = jaxbp.trace(net, params, x, y, "cross_entropy")
+    np.testing.assert_array_equal(tr.deltas[0], [[-1.0], [1.0]])
+    np.testing.assert_allclose(tr.loss, 800.0)
+
+
+def test_jit_with_static_net_and_cost_matches_eager():
+    net = jaxbp.MLP((2, 4, 1), hidden="tanh")
+    params = net.init(jax.random.key(3), dtype=jnp.float64)
+    x, y = xor()
+    f = jax.jit(jaxbp.backprop, static_argnums=(0, 4))
+    loss_j, grads_j = f(net, params, x, y, "cross_entropy", 0.1)
+    with jax.disable_jit():
+        loss_e, grads_e = jaxbp.backprop(net, params, x, y, "cross_entropy", 0.1)
+    np.testing.assert_allclose(loss_j, loss_e, rtol=1e-12)
+    assert_grads_match(grads_j, grads_e, rtol=1e-12, atol=1e-15)
+
+
+def test_vmap_over_parameter_sets():
+    net = jaxbp.MLP((2, 3, 1))
+    keys = jax.random.split(jax.random.key(0), 5)
+    batched = jax.vmap(lambda k: net.init(k, dtype=jnp.float64))(keys)
+    x, y = xor()
+    losses, grads = jax.vmap(lambda p: jaxbp.backprop(net, p, x, y, "quadratic"))(batched)
+    assert losses.shape == (5,) and grads[0]["W"].shape == (5, 2, 3)
+    for i in range(5):
+        p = jax.tree_util.tree_map(lambda a: a[i], batched)
+        loss, g = jaxbp.autodiff(net, p, x, y, "quadratic")
+        np.testing.assert_allclose(losses[i], loss, rtol=1e-12)
+        assert_grads_match(jax.tree_util.tree_map(lambda a: a[i], grads), g, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+def test_dtype_is_preserved(dtype):
+    net = jaxbp.MLP((2, 3, 2), output="softmax")
+    params = net.init(jax.random.key(0), dtype=dtype)
+    x = np.array([[0.5, -1.0], [2.0, 0.0]])  # float64 input is cast to the params dtype
+    loss, grads = jaxbp.backprop(net, params, x, np.array([0, 1]), "softmax_cross_entropy")
+    assert loss.dtype == dtype
+    assert all(g.dtype == dtype for g in jax.tree_util.tree_leaves(grads))
+
+
+def test_single_sample_as_vector_is_a_batch_of_one():
+    net = jaxbp.MLP((2, 3, 1))
+    params = net.init(jax.random.key(0), dtype=jnp.float64)
+    x, y = xor()
+    loss_1d, grads_1d = jaxbp.backprop(net, params, x[2], y[2], "quadratic")
+    loss_2d, grads_2d = jaxbp.backprop(net, params, x[2:3], y[2:3], "quadratic")
+    np.testing.assert_allclose(loss_1d, loss_2d, rtol=0)
+    assert_grads_match(grads_1d, grads_2d, rtol=0, atol=0)
+
+
+def test_l2_adds_weight_decay_to_weights_only():
+    net = jaxbp.MLP((2, 3, 1))
+    params = net.init(jax.random.key(0), dtype=jnp.float64)
+    x, y = xor()
+    loss0, g0 = jaxbp.backprop(net, params, x, y, "quadratic")
+    loss1, g1 = jaxbp.backprop(net, params, x, y, "quadratic", l2=0.3)
+    penalty = 0.5 * 0.3 * sum(float(np.sum(np.asarray(p["W"]) ** 2)) for p in params)
+    np.testing.assert_allclose(loss1 - loss0, penalty, rtol=1e-12)
+    for l in range(2):
+        np.testing.assert_allclose(g1[l]["W"] - g0[l]["W"], 0.3 * params[l]["W"], rtol=1e-10)
+        np.testing.assert_array_equal(g1[l]["b"], g0[l]["b"])
+
+
+def test_relu_derivative_is_zero_at_zero_like_jax():  # E28
+    net = jaxbp.MLP((2, 2, 1), hidden="relu", output="sigmoid")
+    params = ({"W": jnp.ones((2, 2)), "b": jnp.zeros(2)}, {"W": jnp.ones((2, 1)), "b": jnp.zeros(1)})
+    x = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    y = np.array([[0.0], [0.0], [0.0], [1.0]])
+    _, manual = jaxbp.backprop(net, params, x, y, "cross_entropy")
+    _, auto = jaxbp.autodiff(net, params, x, y, "cross_entropy")
+    assert_grads_match(manual, auto, rtol=1e-12, atol=0)
