@@ -1,0 +1,93 @@
+"""The three costs: values as API.md defines them (hand computations in numpy), names, and
+the fused output error of BP1."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxbp
+
+rng = np.random.default_rng(0)
+X = rng.normal(size=(6, 3))
+
+
+def net_and_params(output, k):
+    net = jaxbp.MLP((3, 4, k), hidden="tanh", output=output)
+    return net, net.init(jax.random.key(0), dtype=jnp.float64)
+
+
+def output_of(net, params):
+    return np.asarray(net.apply(params, X))
+
+
+def test_quadratic_is_half_squared_error_summed_over_units_mean_over_batch():
+    net, params = net_and_params("identity", 2)
+    y = rng.normal(size=(6, 2))
+    a = output_of(net, params)
+    expected = np.mean(0.5 * np.sum((a - y) ** 2, axis=1))
+    for cost in ("quadratic", jaxbp.quadratic):
+        np.testing.assert_allclose(jaxbp.loss(net, params, X, y, cost), expected, rtol=1e-13)
+
+
+def test_binary_cross_entropy_per_unit():
+    net, params = net_and_params("sigmoid", 3)
+    y = rng.uniform(size=(6, 3))
+    a = output_of(net, params)
+    expected = np.mean(-np.sum(y * np.log(a) + (1 - y) * np.log(1 - a), axis=1))
+    np.testing.assert_allclose(jaxbp.loss(net, params, X, y, "cross_entropy"), expected, rtol=1e-12)
+
+
+def test_softmax_cross_entropy_dense_and_integer_labels_agree():
+    net, params = net_and_params("softmax", 4)
+    labels = np.array([0, 3, 1, 1, 2, 0])
+    a = output_of(net, params)
+    expected = np.mean(-np.log(a[np.arange(6), labels]))
+    one_hot = np.eye(4)[labels]
+    np.testing.assert_allclose(jaxbp.loss(net, params, X, one_hot, "softmax_cross_entropy"),
+                               expected, rtol=1e-12)
+    np.testing.assert_allclose(jaxbp.loss(net, params, X, labels, jaxbp.softmax_cross_entropy),
+                               expected, rtol=1e-12)
+    _, g_dense = jaxbp.backprop(net, params, X, one_hot, "softmax_cross_entropy")
+    _, g_sparse = jaxbp.backprop(net, params, X, labels, "softmax_cross_entropy")
+    for a_, b_ in zip(jax.tree_util.tree_leaves(g_dense), jax.tree_util.tree_leaves(g_sparse)):
+        np.testing.assert_allclose(a_, b_, rtol=1e-13)
+
+
+@pytest.mark.parametrize("cost", ["quadratic", "cross_entropy"])
+def test_l2_term(cost):
+    net, params = net_and_params("sigmoid", 2)
+    y = rng.uniform(size=(6, 2))
+    penalty = 0.5 * 0.7 * sum(np.sum(np.asarray(p["W"]) ** 2) for p in params)
+    diff = jaxbp.loss(net, params, X, y, cost, l2=0.7) - jaxbp.loss(net, params, X, y, cost)
+    np.testing.assert_allclose(diff, penalty, rtol=1e-12)
+
+
+@pytest.mark.parametrize("output, cost, k", [("sigmoid", "cross_entropy", 2),
+                                             ("softmax", "softmax_cross_entropy", 3)])
+def test_matched_pairs_have_output_error_a_minus_y(output, cost, k):  # BP1, fused form
+    net, params = net_and_params(output, k)
+    y = np.eye(k)[rng.integers(0, k, size=6)]
+    tr = jaxbp.trace(net, params, X, y, cost)
+    np.testing.assert_allclose(tr.deltas[-1], output_of(net, params) - y, rtol=1e-12, atol=1e-15)
+
+
+def test_quadratic_output_error_is_general_form():
+    net, params = net_and_params("tanh", 2)
+    y = rng.uniform(size=(6, 2))
+    a = output_of(net, params)
+    tr = jaxbp.trace(net, params, X, y, "quadratic")
+    np.testing.assert_allclose(tr.deltas[-1], (a - y) * (1 - a ** 2), rtol=1e-12)
+
+
+@pytest.mark.parametrize("output, cost", [("tanh", "cross_entropy"), ("identity", "cross_entropy"),
+                                          ("sigmoid", "softmax_cross_entropy"),
+                                          ("softmax", "quadratic"), ("softmax", "cross_entropy")])
+def test_unservable_pairs_are_a_clear_error(output, cost):
+    net, params = net_and_params(output, 2)
+    with pytest.raises(ValueError, match=rf"backprop: cost '{cost}'"):
+        jaxbp.backprop(net, params, X, np.full((6, 2), 0.5), cost)
+
+
+def test_costs_by_name_are_the_module_constants():
+    assert jaxbp.COSTS == {"quadratic": jaxbp.quadratic, "cross_entropy": jaxbp.cross_entropy,
+                           "softmax_cross_entropy": jaxbp.softmax_cross_entropy}
