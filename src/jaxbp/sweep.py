@@ -1,0 +1,300 @@
+"""How often does gradient descent solve XOR? Many training runs as one compiled program.
+
+* :func:`init_batch` draws R initialisations at once (a leading run axis on every leaf).
+* :func:`train_many` trains all R runs with full-batch gradient descent and hand-written
+  backprop (BP1-BP4, :func:`jaxbp.backprop`'s kernel) in ONE ``jax.jit(jax.vmap(...))`` call,
+  and returns per-run results: final params and loss, whether and when the run was solved,
+  and how it failed otherwise.
+* :func:`wilson_interval` gives the 95% confidence interval of a success rate.
+* :func:`run_grid` runs a grid of settings and :func:`format_table` prints it (``jaxbp sweep``).
+
+**Success criterion** (``train_many``): every output of every sample lies strictly on the
+same side of ``threshold`` (0.5) as its target. It is checked after every update, so
+``steps_to_solve`` is exact: the number of updates after which the run was solved for the
+first time (0 = solved by the initial weights; -1 = never within the budget).
+
+**Failure modes** of runs that are not solved at the end (``MODES``):
+
+=============  ==============================================================================
+``solved``     not a failure: every output on the right side at the end.
+``undecided``  some outputs stuck within 0.1 of the threshold, all others right: on XOR the
+               most common local minimum of a 2-2-1 net, two patterns learned and two at 0.5.
+``one-wrong``  three samples right and one clearly wrong (outputs near 0 / 2/3 / 2/3 / 2/3):
+               the other classic XOR local minimum.
+``plateau``    every output still within 0.1 of the threshold: the net has not committed to
+               an answer yet (a small initialisation near the saddle at 0, a small rate).
+``diverged``   the loss or a parameter became NaN/inf.
+``other``      anything else, e.g. two samples clearly wrong.
+=============  ==============================================================================
+"""
+import math
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import _checks
+from .backprop import _trace
+from .network import MLP
+from .train import check_positive_int
+
+MODES = ("solved", "undecided", "one-wrong", "plateau", "diverged", "other")
+INITS = {  # name -> (scale, distribution) for MLP.init; scale None is net.init's default
+    "normal": (1.0, "normal"),     # N(0, 1) for every weight and bias
+    "uniform": (1.0, "uniform"),   # U(-1, 1)
+    "small": (0.12, "uniform"),    # U(-0.12, 0.12)
+    "default": (None, "normal"),   # N(0, 1/n_in) weights, N(0, 1) biases
+}
+PLATEAU_BAND = 0.1
+
+
+class ManyResult(NamedTuple):
+    """Per-run results of :func:`train_many`; every field has the run axis R first.
+
+    ``params``: final parameters. ``loss``: final cost. ``outputs``: final network outputs
+    ``(R, batch, n_out)``. ``solved``: bool, solved at the end. ``steps_to_solve``: updates
+    until first solved (-1: never). ``mode``: index into :data:`MODES`.
+    """
+    params: tuple
+    loss: jax.Array
+    outputs: jax.Array
+    solved: jax.Array
+    steps_to_solve: jax.Array
+    mode: jax.Array
+
+
+def init_batch(net, key, runs, init="uniform", dtype=jnp.float32):
+    """``runs`` random initialisations of ``net`` stacked on a leading axis.
+
+    ``init``: ``"normal"`` (every weight and bias N(0, 1)), ``"uniform"`` (U(-1, 1)),
+    ``"small"`` (U(-0.12, 0.12)) or ``"default"`` (``net.init``'s default). Run r uses
+    ``jax.random.split(key, runs)[r]``, so it equals ``net.init(that_key, ...)``.
+    """
+    if not isinstance(net, MLP):
+        raise TypeError(f"init_batch: net must be a jaxbp.MLP, got {type(net).__name__}")
+    key = _checks.check_key("init_batch", key)
+    runs = check_positive_int("init_batch", "runs", runs)
+    scale, distribution = _checks.choose("init_batch", "init", init, INITS)
+    dtype = _checks.check_float_dtype("init_batch", dtype)
+    keys = jax.random.split(key, runs)     # eager vmap: bit-identical to net.init per key
+    return jax.vmap(lambda k: net.init(k, scale=scale, dtype=dtype, distribution=distribution))(keys)
+
+
+def wilson_interval(k, n, z=1.959963984540054):
+    """The Wilson score interval ``(low, high)`` for k successes in n trials (95% by default).
+
+    ``center = (k + z^2/2) / (n + z^2)``, ``half = z sqrt(k (n - k) / n + z^2/4) / (n + z^2)``.
+    Unlike ``p +- z sqrt(p (1-p) / n)`` it stays inside [0, 1] and is not empty at k = 0 or n.
+    """
+    for name, v in (("k", k), ("n", n)):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+            raise TypeError(f"wilson_interval: {name} must be an int, got {type(v).__name__}")
+    if n <= 0 or not 0 <= k <= n:
+        raise ValueError(f"wilson_interval: expected 0 <= k <= n and n > 0, got k={k}, n={n}")
+    k, n, z2 = float(k), float(n), z * z
+    center = (k + z2 / 2) / (n + z2)
+    half = z * math.sqrt(k * (n - k) / n + z2 / 4) / (n + z2)
+    return max(0.0, center - half), min(1.0, center + half)
+
+
+def _check_batch(fn, net, params_batch):
+    """The run count R, and the per-run parameter shapes (for :func:`_checks.prepare`)."""
+    leaves = jax.tree_util.tree_leaves(params_batch)
+    if not leaves or any(not hasattr(a, "shape") or a.ndim == 0 for a in leaves):
+        raise ValueError(f"{fn}: params_batch must be a params pytree whose every leaf has a "
+                         f"leading run axis, e.g. from jaxbp.sweep.init_batch")
+    runs = leaves[0].shape[0]
+    for a in leaves:
+        if a.shape[0] != runs:
+            raise ValueError(f"{fn}: every leaf of params_batch must have the same leading run "
+                             f"axis; got {runs} and {a.shape[0]}")
+    one = jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(a.shape[1:], a.dtype), params_batch)
+    return runs, one
+
+
+def _check_lr(fn, lr, runs, dtype):
+    lr_arr = np.asarray(lr) if not isinstance(lr, jax.core.Tracer) else lr
+    if not jnp.issubdtype(lr_arr.dtype, jnp.floating) and not jnp.issubdtype(lr_arr.dtype, jnp.integer) \
+            or lr_arr.dtype == np.bool_:
+        raise TypeError(f"{fn}: lr must be a float or an array of shape ({runs},), got {lr!r}")
+    if lr_arr.ndim == 0:
+        lr_arr = jnp.broadcast_to(lr_arr, (runs,))
+    if lr_arr.shape != (runs,):
+        raise ValueError(f"{fn}: lr must be a scalar or have shape ({runs},) (one per run), "
+                         f"got shape {tuple(lr_arr.shape)}")
+    if _checks.is_concrete(lr_arr):
+        bad = ~(np.isfinite(np.asarray(lr_arr, np.float64)) & (np.asarray(lr_arr, np.float64) > 0))
+        if bad.any():
+            r = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"{fn}: lr must be finite and > 0, got {float(np.asarray(lr_arr)[r])} "
+                             f"for run {r}")
+    return jnp.asarray(lr_arr, dtype)
+
+
+def train_many(net, params_batch, x, y, cost, lr, steps, threshold=0.5):
+    """Train R runs at once with full-batch gradient descent and manual backprop.
+
+    Every run does ``params <- params - lr * grads`` for ``steps`` updates, with grads from
+    BP1-BP4 on the whole batch; all runs are one ``jax.jit(jax.vmap(...))`` call (the run
+    axis may be sharded across devices).
+
+    Args:
+      net: the :class:`jaxbp.MLP`.
+      params_batch: params whose every leaf has a leading run axis R (see :func:`init_batch`).
+      x, y: the training set, shared by all runs (e.g. ``jaxbp.gates.truth_table("xor")``).
+      cost: a cost name or :class:`jaxbp.Cost`.
+      lr: learning rate, a scalar or one per run, shape ``(R,)``.
+      steps: number of updates.
+      threshold: the success criterion's boundary (0.5 for sigmoid outputs, 0/1 targets).
+
+    Returns:
+      :class:`ManyResult`. Runs are independent: run r equals ``jaxbp.fit`` on run r alone.
+    """
+    if not isinstance(net, MLP):
+        raise TypeError(f"train_many: net must be a jaxbp.MLP, got {type(net).__name__}")
+    runs, one = _check_batch("train_many", net, params_batch)
+    cost, x, y, _ = _checks.prepare("train_many", net, one, x, y, cost)
+    steps = check_positive_int("train_many", "steps", steps)
+    lr = _check_lr("train_many", lr, runs, x.dtype)
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating)):
+        raise TypeError(f"train_many: threshold must be a finite float, got {threshold!r}")
+    if not math.isfinite(threshold):
+        raise ValueError(f"train_many: threshold must be a finite float, got {threshold!r}")
+    return _train_many(net, cost, params_batch, x, y, lr, steps, float(threshold))
+
+
+def _is_solved(outputs, y, threshold):
+    return jnp.all((outputs > threshold) == (y > threshold))
+
+
+def train_one(net, cost, params, x, y, lr, steps, threshold):
+    """The unchecked kernel for one run (``train_many`` vmaps it over params and lr)."""
+    zero = jnp.zeros((), x.dtype)
+
+    def step(carry, i):
+        params, first = carry
+        tr = _trace(net, cost, params, x, y, zero)
+        first = jnp.where((first < 0) & _is_solved(tr.activations[-1], y, threshold), i, first)
+        params = jax.tree_util.tree_map(lambda p, g: p - lr * g, params, tr.grads)
+        return (params, first), None
+
+    (params, first), _ = jax.lax.scan(step, (params, jnp.asarray(-1)), jnp.arange(steps))
+    tr = _trace(net, cost, params, x, y, zero)
+    outputs = tr.activations[-1]
+    solved = _is_solved(outputs, y, threshold)
+    first = jnp.where((first < 0) & solved, steps, first)
+    finite = jnp.isfinite(tr.loss) & jnp.all(jnp.array(
+        [jnp.all(jnp.isfinite(a)) for a in jax.tree_util.tree_leaves(params)]))
+    near = jnp.any(jnp.abs(outputs - threshold) < PLATEAU_BAND, axis=-1)       # per sample
+    wrong = jnp.any((outputs > threshold) != (y > threshold), axis=-1) & ~near
+    n_near, n_wrong = jnp.sum(near), jnp.sum(wrong)
+    mode = jnp.select([solved, ~finite, n_near == near.shape[0], (n_wrong == 0) & (n_near > 0),
+                       (n_wrong == 1) & (n_near == 0)], [0, 4, 3, 1, 2], 5)
+    return ManyResult(params, tr.loss, outputs, solved, first, mode)
+
+
+@partial(jax.jit, static_argnums=(0, 1, 6, 7))
+def _train_many(net, cost, params_batch, x, y, lr, steps, threshold):
+    one = partial(train_one, net, cost, steps=steps, threshold=threshold)
+    return jax.vmap(lambda p, r: one(p, x, y, r))(params_batch, lr)
+
+
+# ---- a grid of settings (the ``jaxbp sweep`` demo) ---------------------------------------
+
+CRITERION = ("solved = after the last update, all four XOR outputs are on the right side "
+             "of 0.5 (> 0.5 for target 1, < 0.5 for target 0)")
+
+
+class Row(NamedTuple):
+    """One setting of :func:`run_grid` and its outcome over ``runs`` initialisations."""
+    width: int
+    init: str
+    cost: str
+    lr: float
+    steps: int
+    runs: int
+    solved: int
+    ci: tuple                 # 95% Wilson interval of the success rate
+    median_steps: float       # median updates to solve, over the solved runs (nan if none)
+    modes: dict               # failure mode name -> count (see MODES)
+    steps_to_solve: np.ndarray
+
+    @property
+    def rate(self):
+        return self.solved / self.runs
+
+
+def xor_data(dtype=jnp.float32):
+    """The XOR truth table: x ``(4, 2)`` and y ``(4, 1)``, exact 0.0/1.0."""
+    x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
+    return jnp.asarray(x, dtype), jnp.asarray(x[:, :1] ^ x[:, 1:], dtype)
+
+
+def run_grid(widths=(2, 3, 4, 8), inits=("small", "uniform"), costs=("quadratic", "cross_entropy"),
+             lrs=(0.5, 2.0), runs=1000, steps=10000, seed=0, dtype=jnp.float32):
+    """Train ``runs`` random initialisations of a 2-width-1 sigmoid net on XOR for every
+    combination of the arguments; returns a list of :class:`Row`.
+
+    Full-batch gradient descent (cost = mean over the four patterns), manual backprop. All
+    inits and rates of one (width, cost) share one :func:`train_many` call. The same seed
+    gives the same initialisations for every cost and rate (paired comparisons): init
+    ``name`` of width w uses ``fold_in(key(seed), i)``, i its position in :data:`INITS`.
+    """
+    fn = "run_grid"
+    runs = check_positive_int(fn, "runs", runs)
+    steps = check_positive_int(fn, "steps", steps)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"{fn}: seed must be an int, got {type(seed).__name__}")
+    for name, seq in (("widths", widths), ("inits", inits), ("costs", costs), ("lrs", lrs)):
+        if isinstance(seq, (str, bytes)) or not hasattr(seq, "__len__") or len(seq) == 0:
+            raise ValueError(f"{fn}: {name} must be a non-empty sequence, got {seq!r}")
+    widths = [check_positive_int(fn, "widths[i]", w) for w in widths]
+    for init in inits:
+        _checks.choose(fn, "init", init, INITS)
+    for cost in costs:
+        _checks.choose(fn, "cost", cost, {"quadratic": 0, "cross_entropy": 0})
+    for lr in lrs:
+        _check_lr(fn, lr, 1, dtype)
+    lrs = [float(lr) for lr in lrs]
+    x, y = xor_data(dtype)
+    key = jax.random.key(seed)
+    rows = []
+    for width in widths:
+        net = MLP((2, width, 1), "sigmoid", "sigmoid")
+        batches = [init_batch(net, jax.random.fold_in(key, list(INITS).index(i)), runs, i, dtype)
+                   for i in inits]
+        # runs ordered (init, lr, run): every init batch repeated once per rate
+        params = jax.tree_util.tree_map(
+            lambda *leaves: jnp.concatenate([leaf for leaf in leaves for _ in lrs]), *batches)
+        lr = np.repeat(np.tile(np.asarray(lrs), len(inits)), runs)
+        for cost in costs:
+            res = train_many(net, params, x, y, cost, lr, steps)
+            solved, first, mode = (np.asarray(a) for a in (res.solved, res.steps_to_solve, res.mode))
+            for s, (init, rate) in enumerate((i, r) for i in inits for r in lrs):
+                part = slice(s * runs, (s + 1) * runs)
+                k = int(solved[part].sum())
+                done = first[part][first[part] >= 0]
+                counts = np.bincount(mode[part], minlength=len(MODES))
+                rows.append(Row(width, init, cost, rate, steps, runs, k, wilson_interval(k, runs),
+                                float(np.median(done)) if done.size else float("nan"),
+                                dict(zip(MODES, counts.tolist())), first[part]))
+    return rows
+
+
+def format_table(rows):
+    """The rows as a fixed-width text table, with the success criterion in the header."""
+    failure = MODES[1:]
+    head = (f"{'width':>5} {'init':<8} {'cost':<13} {'lr':>5} {'steps':>6} {'runs':>5} "
+            f"{'solved':>7} {'95% CI':>15} {'median':>7}  " + " ".join(f"{m:>9}" for m in failure))
+    lines = [CRITERION, "init: small = U(-0.12, 0.12), uniform = U(-1, 1), normal = N(0, 1), "
+             "default = net.init; median = updates to solve (solved runs);",
+             "failure modes (unsolved runs): " + ", ".join(failure) + " -- see jaxbp.sweep.MODES",
+             "", head, "-" * len(head)]
+    for r in rows:
+        median = f"{r.median_steps:7.0f}" if r.median_steps == r.median_steps else f"{'-':>7}"
+        lines.append(f"{r.width:>5} {r.init:<8} {r.cost:<13} {r.lr:>5g} {r.steps:>6} {r.runs:>5} "
+                     f"{100 * r.rate:6.1f}% [{100 * r.ci[0]:5.1f}, {100 * r.ci[1]:5.1f}]% {median}  "
+                     + " ".join(f"{r.modes[m]:>9}" for m in failure))
+    return "\n".join(lines)
