@@ -7,6 +7,10 @@ values are not known. The compiled kernels behind the wrappers are unchecked.
 
 Every message starts with the public function's name, says what was expected and what was
 given, and gives the layer index when a layer is involved.
+
+Inputs ``x`` and ``y`` of any real dtype (int, bool, uint8, another float) are cast to the
+params dtype here, at the boundary: kernels see one dtype per params dtype, so a float64 ``x``
+with float32 params neither upcasts the result nor retraces (E17, E18).
 """
 import difflib
 import numbers
@@ -37,7 +41,20 @@ class NonFiniteError(FloatingPointError):
 
 
 def is_concrete(*xs):
-    return not any(isinstance(x, jax.core.Tracer) for x in xs)
+    """True when none of ``xs`` (arrays or pytrees of arrays) is a tracer."""
+    return not any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(xs))
+
+
+def require_concrete(fn, what, *xs):
+    """``fn`` needs actual values (it returns Python numbers or touches files)."""
+    if not is_concrete(*xs):
+        raise TypeError(f"{fn}: {what} must be concrete arrays, got traced values; {fn} "
+                        f"cannot run inside jax.jit/vmap/grad, call it outside the transform")
+
+
+def x64_enabled():
+    """Whether float64 arrays can exist right now (honours ``with jax.enable_x64(...)``)."""
+    return bool(jax.config.jax_enable_x64)
 
 
 def choose(fn, what, name, choices):
@@ -50,6 +67,14 @@ def choose(fn, what, name, choices):
     close = difflib.get_close_matches(name.strip().lower(), names, n=1)
     hint = f" (did you mean '{close[0]}'?)" if close else ""
     raise ValueError(f"{fn}: unknown {what} '{name}'; expected one of {names}{hint}")
+
+
+def check_activation_names(fn, activations):
+    """Per-layer activation names: a sequence of str, never a bare str."""
+    if isinstance(activations, (str, bytes)) or not hasattr(activations, "__len__"):
+        raise TypeError(f"{fn}: activations must be a sequence of names, one per layer, such "
+                        f"as ('tanh', 'sigmoid'), got {type(activations).__name__} {activations!r}")
+    return tuple(activation_name(fn, a, f"activations[{i}]") for i, a in enumerate(activations))
 
 
 def activation_name(fn, act, where):
@@ -119,20 +144,25 @@ def check_l2(fn, l2):
 
 def check_float_dtype(fn, dtype):
     """A floating dtype that jax can actually hold (E40)."""
-    dtype = np.dtype(dtype)
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{fn}: dtype must be a floating dtype such as jnp.float32, "
+                        f"got {dtype!r}") from None
     if not jnp.issubdtype(dtype, jnp.floating):
-        raise TypeError(f"{fn}: dtype must be a floating dtype, got {dtype}")
-    if dtype == np.float64 and not jax.config.jax_enable_x64:
+        raise TypeError(f"{fn}: dtype must be a floating dtype such as jnp.float32, got {dtype}")
+    if dtype == np.float64 and not x64_enabled():
         raise ValueError(f"{fn}: {X64_HINT}")
     return dtype
 
 
 def check_key(fn, key):
-    if isinstance(key, jax.Array) or isinstance(key, jax.core.Tracer):
+    """A single PRNG key: new-style ``jax.random.key(seed)`` or legacy uint32[2] (E33)."""
+    if isinstance(key, (jax.Array, jax.core.Tracer, np.ndarray)):
         if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) and key.shape == ():
             return key
-        if key.dtype == jnp.uint32 and key.shape == (2,):
-            return key
+        if key.dtype == np.uint32 and key.shape == (2,):
+            return jnp.asarray(key)
     raise TypeError(f"{fn}: key must be a PRNG key from jax.random.key(seed) or "
                     f"jax.random.PRNGKey(seed), got {_describe(key)}")
 
@@ -169,7 +199,7 @@ def check_params(fn, net, params):
             if not jnp.issubdtype(leaf.dtype, jnp.floating):
                 raise TypeError(f"{fn}: params[{l}]['{name}'] must be floating point, "
                                 f"got {leaf.dtype}")
-            if leaf.dtype == np.float64 and not jax.config.jax_enable_x64:
+            if leaf.dtype == np.float64 and not x64_enabled():
                 raise ValueError(f"{fn}: params[{l}]['{name}'] is float64: {X64_HINT}")
             if dtype is None:
                 dtype = np.dtype(leaf.dtype)
@@ -198,14 +228,28 @@ def _asarray(fn, name, a):
     return a
 
 
-def _check_finite(fn, name, a):
-    if not is_concrete(a) or not jnp.issubdtype(a.dtype, jnp.floating):
+def _cast(a, dtype):
+    """``a`` as a jax array of ``dtype``; out-of-range values become inf quietly (numpy would
+    warn), and :func:`_check_finite` then reports them."""
+    if isinstance(a, np.ndarray):
+        with np.errstate(over="ignore", invalid="ignore"):
+            a = a.astype(dtype)
+    return jnp.asarray(a, dtype)
+
+
+def _check_finite(fn, name, a, original):
+    """E15: no NaN/inf in the (already cast) ``a``; ``original`` is what the user passed,
+    to tell a value that overflowed in the cast (E18) from one that was there already."""
+    if not is_concrete(a):
         return
     bad = ~np.isfinite(np.asarray(a))
     if bad.any():
         first = np.argwhere(bad)[0]
         where = f"row {first[0]}, column {first[1]}" if len(first) == 2 else f"index {first[0]}"
-        raise ValueError(f"{fn}: {name} contains {int(bad.sum())} non-finite value(s) (first at {where})")
+        was_finite = np.isfinite(np.asarray(original, np.float64).reshape(a.shape)[tuple(first)])
+        why = f" after the cast to the params dtype {a.dtype} (out of its range)" if was_finite else ""
+        raise ValueError(f"{fn}: {name} contains {int(bad.sum())} non-finite value(s){why} "
+                         f"(first at {where})")
 
 
 def prepare_x(fn, net, x, dtype):
@@ -220,8 +264,9 @@ def prepare_x(fn, net, x, dtype):
                          f"got x with shape {tuple(x.shape)}")
     if x2.shape[0] == 0:
         raise ValueError(f"{fn}: empty batch: x has 0 rows")
-    _check_finite(fn, "x", x2)
-    return jnp.asarray(x2, dtype)
+    cast = _cast(x2, dtype)
+    _check_finite(fn, "x", cast, x2)
+    return cast
 
 
 def prepare_y(fn, net, cost, y, x_was_1d, n, dtype):
@@ -231,8 +276,11 @@ def prepare_y(fn, net, cost, y, x_was_1d, n, dtype):
     """
     y = _asarray(fn, "y", y)
     k = net.sizes[-1]
-    sparse = cost.name == "softmax_cross_entropy" and not jnp.issubdtype(y.dtype, jnp.floating) \
-        and y.ndim == (0 if x_was_1d else 1)
+    # E22: integer (n,) -> sparse labels; (n, k) -> dense targets. For a single sample (1-D x)
+    # a label may be a scalar or a length-1 vector (k >= 2, so it cannot be one-hot).
+    integer = not jnp.issubdtype(y.dtype, jnp.floating)
+    sparse = cost.name == "softmax_cross_entropy" and integer and (
+        (y.ndim == 0 and x_was_1d) or (y.ndim == 1 and not (x_was_1d and y.shape[0] == k)))
     if sparse:
         y = y.reshape(-1)
         if y.shape[0] != n:
@@ -254,7 +302,8 @@ def prepare_y(fn, net, cost, y, x_was_1d, n, dtype):
     if tuple(y.shape) != (n, k):
         raise ValueError(f"{fn}: y shape {tuple(y.shape)} does not match network output "
                          f"shape {(n, k)}")
-    _check_finite(fn, "y", y)
+    cast = _cast(y, dtype)
+    _check_finite(fn, "y", cast, y)
     if is_concrete(y):
         yv = np.asarray(y, dtype=np.float64)
         if cost.name == "cross_entropy" and ((yv < 0) | (yv > 1)).any():
@@ -269,7 +318,7 @@ def prepare_y(fn, net, cost, y, x_was_1d, n, dtype):
                 raise ValueError(f"{fn}: softmax cross-entropy targets must be non-negative and "
                                  f"sum to 1 per row; row {r} sums to {round(float(sums[r]), 6)}"
                                  + (" and has a negative entry" if (yv[r] < 0).any() else ""))
-    return jnp.asarray(y, dtype)
+    return cast
 
 
 def prepare(fn, net, params, x, y, cost, l2=0.0):
@@ -283,7 +332,8 @@ def prepare(fn, net, params, x, y, cost, l2=0.0):
     dtype = check_params(fn, net, params)
     cost = resolve_cost(fn, cost, net.activations[-1])
     l2 = check_l2(fn, l2)
-    x_was_1d = jnp.ndim(x) == 1
+    x = _asarray(fn, "x", x)
+    x_was_1d = x.ndim == 1
     x = prepare_x(fn, net, x, dtype)
     y = prepare_y(fn, net, cost, y, x_was_1d, x.shape[0], dtype)
     return cost, x, y, jnp.asarray(l2, dtype)

@@ -12,6 +12,7 @@ from typing import Optional, Tuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from . import _checks
 from .activations import ACTIVATIONS
@@ -43,8 +44,7 @@ class MLP:
             _checks.activation_name("MLP", self.output, "output")
             names = (self.hidden,) * (len(sizes) - 2) + (self.output,)
         else:
-            names = tuple(_checks.activation_name("MLP", a, f"activations[{i}]")
-                          for i, a in enumerate(self.activations))
+            names = _checks.check_activation_names("MLP", self.activations)
         _checks.check_layer_activations("MLP", sizes, names)
         object.__setattr__(self, "sizes", sizes)
         object.__setattr__(self, "activations", names)
@@ -81,8 +81,10 @@ class MLP:
         if distribution not in ("normal", "uniform"):
             raise ValueError(f"MLP.init: distribution must be 'normal' or 'uniform', got {distribution!r}")
         if scale is not None:
-            if not isinstance(scale, numbers.Real) or isinstance(scale, bool) \
-                    or not 0 < scale < float("inf"):
+            if not isinstance(scale, numbers.Real) or isinstance(scale, bool):
+                raise TypeError(f"MLP.init: scale must be a finite float > 0 or None, got "
+                                f"{type(scale).__name__} {scale!r}")
+            if not 0 < scale < float("inf"):
                 raise ValueError(f"MLP.init: scale must be a finite float > 0 or None, got {scale!r}")
         params = []
         for l, (key_W, key_b) in enumerate(jax.random.split(key, (len(self.sizes) - 1, 2))):
@@ -107,7 +109,7 @@ class MLP:
         dtype = _checks.check_params("MLP.apply", self, params)
         x2 = _checks.prepare_x("MLP.apply", self, x, dtype)
         out = _apply(self, params, x2)
-        return out[0] if jnp.ndim(x) == 1 else out
+        return out[0] if np.ndim(x) == 1 else out
 
 
 def feedforward(net, params, x, offsets=None):
