@@ -230,6 +230,24 @@ def process_mode(process_id, port, out):
         log["x_local_shard_rows"] = [s.data.shape[0] for s in xs.addressable_shards]
         log["x_local_shards_equal"] = all(
             bool(np.array_equal(np.asarray(s.data), x[s.index])) for s in xs.addressable_shards)
+        # Process-local data: each process passes only its own half of the rows.
+        case, _ = fit_cases(d)["manual_full"]
+        x, y = problem(case["n"])
+        half = slice(process_id * (case["n"] // 2), (process_id + 1) * (case["n"] // 2))
+        sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("data"))
+        gx = jax.make_array_from_process_local_data(sharding, x[half])
+        gy = jax.make_array_from_process_local_data(sharding, y[half])
+        log["local/x_fully_addressable"] = bool(gx.is_fully_addressable)
+        params = jaxbp.MLP((3, 5, 2)).init(jax.random.key(0), dtype=jnp.float64)
+        fitted, history = jaxbp.fit(jaxbp.MLP((3, 5, 2)), params, gx, gy, "quadratic", 0.5,
+                                    steps=100, mesh=mesh)
+        for i, a in enumerate(jax.tree_util.tree_leaves(fitted)):  # replicated: any shard is all
+            arrays[f"local/{i}"] = np.asarray(a.addressable_shards[0].data)
+        bad = y[half].copy()
+        bad[0, 0] = np.nan if process_id == 1 else bad[0, 0]  # a NaN in process 1's rows only
+        gbad = jax.make_array_from_process_local_data(sharding, bad)
+        record_error(log, "local/nan_error", lambda: jaxbp.fit(
+            jaxbp.MLP((3, 5, 2)), params, gx, gbad, "quadratic", 0.5, steps=2, mesh=mesh))
         net = jaxbp.MLP((2, 2, 1))
         gx, gy = XOR
         pb = xor_runs(2 * d + 1, seed=3)

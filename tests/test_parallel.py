@@ -269,6 +269,19 @@ def test_two_processes_agree_with_each_other_and_one_device(two_processes, worke
             np.testing.assert_allclose(first[key], want, rtol=1e-10, atol=1e-13, err_msg=key)
 
 
+def test_two_processes_fit_on_process_local_data(two_processes, workers):
+    """x and y built from each process's own rows (make_array_from_process_local_data):
+    the checks run as global reductions, and the result equals the one-device run."""
+    _, single = _result(workers, "devices4")
+    for log, arrays in two_processes:
+        assert log["local/x_fully_addressable"] is False
+        for i in range(4):
+            np.testing.assert_allclose(arrays[f"local/{i}"], single[f"fit/manual_full/single/{i}"],
+                                       rtol=1e-10, atol=1e-13)
+        kind, message = log["local/nan_error"]
+        assert kind == "ValueError" and "y contains 1 non-finite value(s)" in message, message
+
+
 def test_two_processes_sharded_sweep(two_processes):
     (_, arrays), _ = two_processes
     net = jaxbp.MLP((2, 2, 1))

@@ -237,11 +237,39 @@ def _cast(a, dtype):
     return jnp.asarray(a, dtype)
 
 
+def _host_readable(a):
+    """False for a global array spread over several processes (``jax.distributed``): its
+    values cannot be fetched here, so value checks use a compiled global reduction."""
+    return not isinstance(a, jax.Array) or a.is_fully_addressable
+
+
+@jax.jit
+def _global_counts(a, low, high):
+    """(non-finite entries, entries outside [low, high], rows not summing to 1 or with a
+    negative entry) -- the same numbers on every process."""
+    a = a.astype(jnp.float32) if not jnp.issubdtype(a.dtype, jnp.floating) else a
+    rows = jnp.any(a < 0, axis=-1) | (jnp.abs(jnp.sum(a, axis=-1) - 1) > 1e-5 * a.shape[-1])
+    return jnp.sum(~jnp.isfinite(a)), jnp.sum((a < low) | (a > high)), jnp.sum(rows)
+
+
+def _check_global(fn, name, a, low=-np.inf, high=np.inf, rows_sum_to_one=False, what=""):
+    bad, out, rows = (int(c) for c in _global_counts(a, low, high))
+    if bad:
+        raise ValueError(f"{fn}: {name} contains {bad} non-finite value(s) (in a global array)")
+    if out:
+        raise ValueError(f"{fn}: {what} ({out} value(s) outside [{low}, {high}] in a global array)")
+    if rows_sum_to_one and rows:
+        raise ValueError(f"{fn}: softmax cross-entropy targets must be non-negative and sum to "
+                         f"1 per row; {rows} row(s) do not (in a global array)")
+
+
 def _check_finite(fn, name, a, original):
     """E15: no NaN/inf in the (already cast) ``a``; ``original`` is what the user passed,
     to tell a value that overflowed in the cast (E18) from one that was there already."""
     if not is_concrete(a):
         return
+    if not _host_readable(a):
+        return _check_global(fn, name, a)
     bad = ~np.isfinite(np.asarray(a))
     if bad.any():
         first = np.argwhere(bad)[0]
@@ -285,7 +313,9 @@ def prepare_y(fn, net, cost, y, x_was_1d, n, dtype):
         y = y.reshape(-1)
         if y.shape[0] != n:
             raise ValueError(f"{fn}: x has {n} rows but y has {y.shape[0]}")
-        if is_concrete(y):
+        if is_concrete(y) and not _host_readable(y):
+            _check_global(fn, "y", y, 0, k - 1, what=f"labels must be integers in [0, {k})")
+        elif is_concrete(y):
             labels = np.asarray(y).astype(np.int64)
             bad = np.flatnonzero((labels < 0) | (labels >= k))
             if bad.size:
@@ -304,7 +334,12 @@ def prepare_y(fn, net, cost, y, x_was_1d, n, dtype):
                          f"shape {(n, k)}")
     cast = _cast(y, dtype)
     _check_finite(fn, "y", cast, y)
-    if is_concrete(y):
+    if is_concrete(y) and not _host_readable(y):
+        if cost.name == "cross_entropy":
+            _check_global(fn, "y", y, 0, 1, what="binary cross-entropy targets must lie in [0, 1]")
+        elif cost.name == "softmax_cross_entropy":
+            _check_global(fn, "y", y, rows_sum_to_one=True)
+    elif is_concrete(y):
         yv = np.asarray(y, dtype=np.float64)
         if cost.name == "cross_entropy" and ((yv < 0) | (yv > 1)).any():
             bad = yv[(yv < 0) | (yv > 1)][0]
