@@ -1,0 +1,271 @@
+"""Named, validated optimizers whose numbers are data, not code.
+
+``jaxbp.optimizer("adam", 1e-3, b1=0.9)`` checks every hyper-parameter (RELIABILITY E29,
+E30, E8) and returns an :class:`Optimizer`: a small pytree whose *leaves* are the numbers
+(learning rate, b1, ...) and whose *static* part is the name and the flags. :func:`jaxbp.fit`
+compiles against the static part only and feeds the numbers in as traced values (through
+``optax.inject_hyperparams``), so ``fit(..., jaxbp.optimizer("sgd", 0.5))`` and
+``fit(..., jaxbp.optimizer("sgd", 0.7))`` share one compiled program, and ``jax.vmap`` over
+a learning rate works.
+
+==========  =========================  ==============================================
+name        optax                      hyper-parameters (defaults)
+==========  =========================  ==============================================
+sgd         ``sgd``                    --
+momentum    ``sgd(momentum=...)``      momentum=0.9 in [0, 1)
+nesterov    ``sgd(nesterov=True)``     momentum=0.9 in [0, 1)
+adam        ``adam``                   b1=0.9, b2=0.999 in [0, 1); eps=1e-8 > 0
+adamw       ``adamw``                  as adam, weight_decay=1e-4 >= 0
+rmsprop     ``rmsprop``                decay=0.9 in [0, 1); eps=1e-8 > 0; centered=False
+adagrad     ``adagrad``                initial_accumulator_value=0.1 >= 0; eps=1e-7 > 0
+==========  =========================  ==============================================
+
+``learning_rate`` is a finite float > 0 or a schedule (a callable ``step -> rate``, e.g.
+from ``optax.linear_schedule``). A schedule is part of the static description (a new
+schedule object compiles a new program); a number is not.
+"""
+import difflib
+import math
+import numbers
+from typing import Any, NamedTuple, Tuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from . import _checks
+
+_UNIT = ("in [0, 1)", lambda v: 0 <= v < 1)
+_POSITIVE = ("a finite float > 0", lambda v: math.isfinite(v) and v > 0)
+_NON_NEGATIVE = ("a finite float >= 0", lambda v: math.isfinite(v) and v >= 0)
+
+# name -> (optax factory, {hyper-parameter: (default, rule)}, fixed flags, settable flags)
+SPECS = {
+    "sgd": (optax.sgd, {}, {}, {}),
+    "momentum": (optax.sgd, {"momentum": (0.9, _UNIT)}, {}, {}),
+    "nesterov": (optax.sgd, {"momentum": (0.9, _UNIT)}, {"nesterov": True}, {}),
+    "adam": (optax.adam, {"b1": (0.9, _UNIT), "b2": (0.999, _UNIT), "eps": (1e-8, _POSITIVE)},
+             {}, {}),
+    "adamw": (optax.adamw, {"b1": (0.9, _UNIT), "b2": (0.999, _UNIT), "eps": (1e-8, _POSITIVE),
+                            "weight_decay": (1e-4, _NON_NEGATIVE)}, {}, {}),
+    "rmsprop": (optax.rmsprop, {"decay": (0.9, _UNIT), "eps": (1e-8, _POSITIVE)}, {},
+                {"centered": False}),
+    "adagrad": (optax.adagrad, {"initial_accumulator_value": (0.1, _NON_NEGATIVE),
+                                "eps": (1e-7, _POSITIVE)}, {}, {}),
+}
+NAMES = tuple(sorted(SPECS))
+# Other libraries' names for the same hyper-parameters, for the "did you mean" hint.
+ALIASES = {"beta1": "b1", "beta_1": "b1", "beta2": "b2", "beta_2": "b2", "epsilon": "eps",
+           "rho": "decay", "mu": "momentum", "initial_accumulator": "initial_accumulator_value"}
+
+
+def check_learning_rate(fn, learning_rate):
+    """A finite float > 0, or a schedule (any callable) (E29). Traced values pass unchecked."""
+    if callable(learning_rate):
+        return learning_rate
+    return _check_number(fn, "learning_rate", learning_rate, *_POSITIVE)
+
+
+def _check_number(fn, name, value, rule, ok):
+    if isinstance(value, jax.core.Tracer):
+        return value
+    if isinstance(value, (bool, np.bool_)) or \
+            not isinstance(value, (numbers.Real, np.ndarray, np.generic, jax.Array)) \
+            or np.ndim(value) != 0 or not np.issubdtype(np.asarray(value).dtype, np.number) \
+            or np.iscomplexobj(value):
+        raise TypeError(f"{fn}: {name} must be {rule}, got {type(value).__name__} {value!r}")
+    if not ok(float(value)):
+        raise ValueError(f"{fn}: {name} must be {rule}, got {float(value)}")
+    return float(value)
+
+
+class Optimizer(NamedTuple):
+    """A named optimizer: ``name``, ``learning_rate`` (number or schedule), the numeric
+    ``hparams`` as sorted ``(name, value)`` pairs and the boolean ``flags`` likewise.
+
+    Build it with :func:`optimizer` (which validates). It is a pytree: the learning rate
+    (unless a schedule) and the hparams are its leaves, so it can cross ``jax.jit`` and
+    ``jax.vmap`` boundaries. It also works as an ``optax.GradientTransformation`` (``init``,
+    ``update``) for hand-written loops.
+    """
+    name: str
+    learning_rate: Any
+    hparams: Tuple[Tuple[str, Any], ...] = ()
+    flags: Tuple[Tuple[str, bool], ...] = ()
+
+    @property
+    def static(self):
+        """The hashable part that selects the compiled program (no numbers in it)."""
+        schedule = self.learning_rate if callable(self.learning_rate) else None
+        return (self.name, schedule, tuple(k for k, _ in self.hparams), self.flags)
+
+    @property
+    def numbers(self):
+        """The traced part: ``{name: value}`` for the learning rate and the hparams."""
+        values = dict(self.hparams)
+        if not callable(self.learning_rate):
+            values["learning_rate"] = self.learning_rate
+        return values
+
+    def transform(self):
+        """The ``optax.GradientTransformation``, with every number injected as state."""
+        return build(self.static, self.numbers)
+
+    @property
+    def init(self):
+        return self.transform().init
+
+    @property
+    def update(self):
+        return self.transform().update
+
+    def __repr__(self):
+        rate = self.learning_rate
+        rate = f"<schedule {getattr(rate, '__name__', type(rate).__name__)}>" if callable(rate) \
+            else repr(rate)
+        args = "".join(f", {k}={v!r}" for k, v in self.hparams + self.flags)
+        return f"jaxbp.optimizer({self.name!r}, {rate}{args})"
+
+
+def _flatten(opt):
+    values = opt.numbers
+    keys = tuple(sorted(values))
+    return tuple(values[k] for k in keys), (opt.static, keys)
+
+
+def _unflatten(aux, leaves):
+    (name, schedule, _, flags), keys = aux
+    values = dict(zip(keys, leaves))
+    rate = schedule if schedule is not None else values.pop("learning_rate")
+    return Optimizer(name, rate, tuple(sorted(values.items())), flags)
+
+
+jax.tree_util.register_pytree_node(Optimizer, _flatten, _unflatten)
+
+
+def build(static, values):
+    """The optax transform for ``(Optimizer.static, Optimizer.numbers)``.
+
+    Called inside the compiled kernels with traced ``values``: they become entries of
+    ``InjectHyperparamsState.hyperparams`` (cast to the params dtype), never constants.
+    """
+    name, schedule, _, flags = static
+    factory, _, fixed, _ = SPECS[name]
+    kwargs = {**values, **fixed, **dict(flags)}
+    if schedule is not None:
+        kwargs["learning_rate"] = schedule
+    return optax.inject_hyperparams(factory)(**kwargs)
+
+
+def optimizer(name, learning_rate, **hparams):
+    """A validated named optimizer for :func:`jaxbp.fit` and :func:`jaxbp.train.fit_epochs`.
+
+    Args:
+      name: one of ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"adam"``, ``"adamw"``,
+        ``"rmsprop"``, ``"adagrad"`` (see the module docstring for their hyper-parameters).
+      learning_rate: a finite float > 0, or a schedule ``step -> rate``.
+      **hparams: the optimizer's hyper-parameters; omitted ones take the defaults above.
+
+    Raises:
+      ValueError: unknown name (with a close-match hint), a value out of range such as
+        ``learning_rate=nan`` or ``b1=1.5``, or an unknown hyper-parameter.
+      TypeError: a value that is not a number (``learning_rate="0.1"``).
+
+    Example::
+
+        opt = jaxbp.optimizer("adam", 1e-2, b1=0.8)
+        params, history = jaxbp.fit(net, params, x, y, "quadratic", opt, steps=500)
+    """
+    fn = "optimizer"
+    _, spec, _, flag_spec = _checks.choose(fn, "optimizer", name, SPECS)
+    learning_rate = check_learning_rate(fn, learning_rate)
+    values = {k: default for k, (default, _) in spec.items()}
+    flags = dict(flag_spec)
+    for key, value in hparams.items():
+        if key in spec:
+            values[key] = _check_number(fn, f"{name} {key}", value, *spec[key][1])
+        elif key in flags:
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"{fn}: {name} {key} must be a bool, got {type(value).__name__}")
+            flags[key] = bool(value)
+        else:
+            valid = sorted(spec) + sorted(flags)
+            close = [ALIASES[key]] if ALIASES.get(key) in valid else \
+                difflib.get_close_matches(key, valid, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            takes = f"expected one of {valid}" if valid else \
+                "it takes only a learning rate (for momentum use 'momentum' or 'nesterov')"
+            raise ValueError(f"{fn}: unknown hyper-parameter {key!r} for {name!r}; {takes}{hint}")
+    return Optimizer(name, learning_rate, tuple(sorted(values.items())),
+                     tuple(sorted(flags.items())))
+
+
+# --- plumbing for the training kernels (jaxbp.train) ------------------------------------------
+
+def resolve(fn, optimizer, dtype):
+    """``fit``'s ``optimizer`` argument as ``(static, numbers, learning_rate)``: the jit-static
+    description, the traced numbers (arrays of ``dtype``) and the learning rate for
+    messages (None when unknown, i.e. for a raw optax transform, which is itself static)."""
+    if isinstance(optimizer, Optimizer):
+        opt = optimizer
+    elif isinstance(optimizer, optax.GradientTransformation):
+        return optimizer, {}, None
+    elif callable(optimizer) or isinstance(optimizer, (numbers.Real, np.ndarray, np.generic,
+                                                       jax.Array)):
+        opt = Optimizer("sgd", check_learning_rate(fn, optimizer))
+    else:
+        raise TypeError(f"{fn}: optimizer must be an optax.GradientTransformation, a "
+                        f"jaxbp.optimizer(...) or a learning rate (float) for plain SGD, got "
+                        f"{type(optimizer).__name__} {optimizer!r}")
+    return opt.static, {k: jnp.asarray(v, dtype) for k, v in opt.numbers.items()}, opt.learning_rate
+
+
+def describe_rate(learning_rate, static):
+    """``learning_rate=0.5`` (or the schedule's or the optax object's name) for messages."""
+    if learning_rate is None:
+        return f"custom optimizer {type(static).__name__}"
+    if callable(learning_rate):
+        name = getattr(learning_rate, "__name__", type(learning_rate).__name__)
+        return f"learning_rate schedule {name}"
+    if isinstance(learning_rate, jax.core.Tracer):
+        return "traced learning_rate"
+    return f"learning_rate={float(learning_rate)}"
+
+
+def trainable_labels(fn, params, trainable):
+    """The static mask for :func:`transform`: per layer, sorted ``(leaf, "train" | "freeze")``
+    pairs; None when every leaf trains. ``trainable`` is a pytree of bools like ``params``
+    or a prefix of it (one bool per layer, or one for everything)."""
+    if trainable is None:
+        return None
+
+    def flag(t):
+        if isinstance(t, (bool, np.bool_)) or (isinstance(t, (np.ndarray, jax.Array))
+                                               and t.shape == () and t.dtype == bool
+                                               and _checks.is_concrete(t)):
+            return "train" if bool(t) else "freeze"
+        raise TypeError(f"{fn}: trainable must hold Python bools, got {type(t).__name__} {t!r}")
+
+    if isinstance(trainable, list):  # a list and a tuple of layers are the same thing here
+        trainable = tuple(trainable)
+    try:
+        full = jax.tree_util.tree_map(
+            lambda t, sub: jax.tree_util.tree_map(lambda _: flag(t), sub), trainable,
+            tuple(params))
+    except ValueError as e:
+        raise ValueError(f"{fn}: trainable must have the structure of params or a prefix of it "
+                         f"(one bool per layer, or a dict like {{'W': True, 'b': False}} per "
+                         f"layer): {e}") from None
+    labels = tuple(tuple(sorted(layer.items())) for layer in full)
+    return None if all(how == "train" for layer in labels for _, how in layer) else labels
+
+
+def transform(static, values, labels):
+    """The optax transform inside a kernel. Frozen leaves (``labels``) go to
+    ``optax.set_to_zero`` through ``optax.multi_transform``: no update, no optimizer state."""
+    tx = static if isinstance(static, optax.GradientTransformation) else build(static, values)
+    if labels is None:
+        return tx
+    return optax.multi_transform({"train": tx, "freeze": optax.set_to_zero()},
+                                 tuple(dict(layer) for layer in labels))
