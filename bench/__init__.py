@@ -1,0 +1,1 @@
+"""The jaxbp benchmark: ``python -m bench [--quick] [--out FILE]``; see bench/run.py."""

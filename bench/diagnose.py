@@ -1,0 +1,142 @@
+"""Where does ``jaxbp.fit``'s time go? ``python -m bench.diagnose [W1 W3 W4 W5] [--grad G]``
+
+Builds the training loop up from the hand-fused reference to what ``fit`` does, one
+feature at a time, and times each rung (median -- or with ``--best`` the minimum -- of 7
+after a warm-up call; compile time excluded), in one process:
+
+1. ``fused``:      bench.fused.sgd -- hand-written BP1-BP4 + ``p - lr * g``, nothing else.
+2. ``kernel``:     the same loop, grads from jaxbp's kernel (``_trace`` / autodiff twin).
+3. ``+history``:   also emits the loss every step (``fit``'s history).
+4. ``+optax``:     the update through ``optax.inject_hyperparams(optax.sgd)`` (traced lr).
+5. ``+diverge``:   ``fit``'s divergence bookkeeping (``where`` on params, optimizer state and
+                   the last finite params every step).
+6. ``fit``:        ``jaxbp.fit`` itself (adds validation, permutations, dispatch).
+7. ``fit(1 step)``: the fixed per-call cost of ``fit``.
+
+Run it with ``JAX_ENABLE_X64=1`` for W3 (float64). The difference between two rungs is
+the cost of that feature.
+"""
+import argparse
+import sys
+import time
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+import jaxbp
+from jaxbp.autodiff import _value_and_grad
+from jaxbp.backprop import _trace
+from jaxbp.costs import COSTS
+
+from . import fused
+from . import workloads as wl
+
+
+BEST = False   # --best: report the minimum instead of the median (a noisy shared machine)
+
+
+def _median(f, n=7):
+    jax.block_until_ready(f())
+    ts = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        jax.block_until_ready(f())
+        ts.append(time.perf_counter() - t0)
+    return float(np.min(ts)) if BEST else float(np.median(ts))
+
+
+def _kernel(grad, net, cost):
+    if grad == "manual":
+        def vg(params, x, y):
+            tr = _trace(net, cost, params, x, y, jnp.zeros((), x.dtype))
+            return tr.loss, tr.grads
+        return vg
+    return lambda params, x, y: _value_and_grad(net, cost, params, x, y, jnp.zeros((), x.dtype))
+
+
+@partial(jax.jit, static_argnames=("vg", "level", "steps"))
+def ladder(params, x, y, batches, lr, *, vg, level, steps):
+    """One rung (level 2-5) of the ladder; see the module docstring."""
+    tx = optax.inject_hyperparams(optax.sgd)(learning_rate=lr)
+    opt_state = tx.init(params)
+
+    def step(carry, idx):
+        params, opt_state, last, bad = carry
+        xb, yb = (x, y) if idx is None else (x[idx], y[idx])
+        loss, grads = vg(params, xb, yb)
+        if level >= 4:
+            updates, new_state = tx.update(grads, opt_state, params)
+            new = optax.apply_updates(params, updates)
+        else:
+            new, new_state = jax.tree_util.tree_map(lambda p, g: p - lr * g, params, grads), opt_state
+        if level >= 5:
+            ok = jnp.isfinite(loss) & (bad == steps)
+            pick = lambda a, b: jax.tree_util.tree_map(lambda u, v: jnp.where(ok, u, v), a, b)
+            carry = (pick(new, params), pick(new_state, opt_state), pick(params, last),
+                     jnp.where(ok | (bad < steps), bad, 0))
+            loss = jnp.where(ok, loss, jnp.nan)
+        else:
+            carry = (new, new_state, last, bad)
+        return carry, (loss if level >= 3 else None)
+
+    init = (params, opt_state, params, jnp.asarray(steps))
+    (params, *_), history = jax.lax.scan(step, init, batches, length=steps)
+    return params, history
+
+
+def diagnose(wid, grad="manual", quick=False):
+    w = wl.specs(quick=quick)[wid]
+    x, y, *_ = wl.data(w)
+    p0 = wl.init_params(w)
+    net = jaxbp.MLP(w.sizes, "sigmoid", w.output)
+    params = tuple({"W": jnp.asarray(W), "b": jnp.asarray(b)} for W, b in p0)
+    xj, yj = jnp.asarray(x), jnp.asarray(y)
+    kwargs = {}
+    batches = None
+    if w.batch:
+        from .impl_jaxbp import fit_permutations
+        batches = jnp.asarray(wl.batches(w, fit_permutations(w)), jnp.int32)
+        kwargs = dict(batch_size=w.batch, key=jax.random.key(w.seed))
+    if w.frozen_biases:
+        kwargs["trainable"] = ({"W": True, "b": False},) * (len(w.sizes) - 1)
+    lr = np.asarray(w.lr, p0[0][0].dtype).item()
+    fp = [(jnp.asarray(W), jnp.asarray(b)) for W, b in p0]
+    vg = _kernel(grad, net, COSTS[w.cost])
+    rows = [("fused", _median(lambda: fused.sgd(fp, xj, yj, batches, output=w.output, cost=w.cost,
+                                                lr=lr, train_b=not w.frozen_biases, steps=w.steps)))]
+    lr_arr = jnp.asarray(lr, xj.dtype)
+    for level, name in ((2, "kernel"), (3, "+history"), (4, "+optax"), (5, "+diverge")):
+        rows.append((name, _median(lambda: ladder(params, xj, yj, batches, lr_arr, vg=vg,
+                                                  level=level, steps=w.steps))))
+    rows.append(("fit", _median(lambda: jaxbp.fit(net, params, xj, yj, w.cost, w.lr, w.steps,
+                                                  grad=grad, **kwargs))))
+    rows.append(("fit(1 step)", _median(lambda: jaxbp.fit(net, params, xj, yj, w.cost, w.lr, 1,
+                                                          grad=grad, **kwargs))))
+    return w, rows
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m bench.diagnose")
+    p.add_argument("workloads", nargs="*", default=["W1", "W4", "W5"])
+    p.add_argument("--grad", default="manual", choices=("manual", "autodiff"))
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--best", action="store_true", help="minimum of 7 instead of the median")
+    args = p.parse_args(argv)
+    global BEST
+    BEST = args.best
+    for wid in args.workloads:
+        w, rows = diagnose(wid.upper(), args.grad, args.quick)
+        print(f"\n{wid} ({w.steps} steps, grad={args.grad}, {jnp.asarray(0.0).dtype} default)")
+        print("| rung | total | per step | vs fused |\n|---|---|---|---|")
+        base = rows[0][1]
+        for name, t in rows:
+            steps = 1 if name == "fit(1 step)" else w.steps
+            print(f"| {name} | {t * 1e3:.2f} ms | {t / steps * 1e6:.2f} µs | {t / base:.2f}x |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

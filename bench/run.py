@@ -1,0 +1,180 @@
+"""Run the benchmark: ``python -m bench [--quick] [--out FILE]`` (or ``python bench/run.py``).
+
+Every implementation runs in its own worker process, one after the other (never two at
+once), so none competes with another for the two cores:
+
+=========  ==============================================================================
+worker     what runs in it
+=========  ==============================================================================
+jax32      jaxbp manual / autodiff / train_many and the fused reference; float32, x64 off
+jax64      the same for W3, with ``JAX_ENABLE_X64=1`` (the x64 choice: a separate process,
+           so the float32 workloads never run with x64 on)
+numpy      Nielsen's network.py, NumPy whole-batch, pure Python
+torch      PyTorch eager (skipped with a note when torch is not importable)
+scaling    ``bench.scaling.run(quick=...)``, if bench/scaling.py exists
+=========  ==============================================================================
+
+Threads: every worker is pinned to the first ``--threads`` cores and each library is told
+that number (XLA: its pool sizes itself from the affinity, and with 1 thread
+``--xla_cpu_multi_thread_eigen=false``; ``OPENBLAS_NUM_THREADS``/``OMP_NUM_THREADS`` for
+NumPy; ``torch.set_num_threads``). The default is **1**: every implementation gets the same
+single core, and the results stay reproducible on a 2-core machine shared with other work,
+where a second BLAS/OpenMP thread that has to wait for a busy core made NumPy and PyTorch
+10-30x slower in our measurements. ``--threads 2`` measures both cores (with
+``--threads 2`` NumPy's W5 is also run with one BLAS thread, as a separate row). ``OPENBLAS_CORETYPE``/``OPENBLAS_L2_SIZE``, when set
+on this machine, are removed together from the numpy and torch workers' environment only,
+so NumPy's OpenBLAS picks its best kernel (recorded in the header); ``--keep-blas-env``
+leaves them. Nothing else in the environment is changed.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+if __package__ in (None, ""):          # python bench/run.py
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    __package__ = "bench"
+
+from bench import report, workloads as wl  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GROUPS = ("jax32", "jax64", "numpy", "torch")
+
+
+def parse(argv):
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="smaller steps, 3 repeats (< 1 min)")
+    p.add_argument("--smoke", action="store_true", help="CI size: tiny steps, 1 repeat")
+    p.add_argument("--out", default=os.path.join(ROOT, "bench", "results.md"),
+                   help="Markdown output (default bench/results.md)")
+    p.add_argument("--json", help="also write the raw results as JSON here")
+    p.add_argument("--threads", type=int, default=1,
+                   help="cores (and library threads) per worker; default 1, see above")
+    p.add_argument("--repeats", type=int, help="timed runs after the first call")
+    p.add_argument("--only", default="W1,W2,W3,W4,W5", help="workloads, e.g. W1,W3")
+    p.add_argument("--skip", default="", help="workers to skip, e.g. torch,scaling,gates")
+    p.add_argument("--verbose", action="store_true", help="echo the workers' progress")
+    p.add_argument("--keep-blas-env", action="store_true",
+                   help="keep OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE in the peers' workers")
+    args = p.parse_args(argv)
+    args.mode = "smoke" if args.smoke else "quick" if args.quick else "full"
+    if args.repeats is None:
+        args.repeats = {"smoke": 1, "quick": 3, "full": 5}[args.mode]
+    args.only = [w.strip().upper() for w in args.only.split(",") if w.strip()]
+    args.skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    return args
+
+
+def worker_env(group, args):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [ROOT, env.get("PYTHONPATH")]))
+    env["JAX_PLATFORMS"] = "cpu"
+    n = str(args.threads)
+    if group.startswith("jax"):
+        env["JAX_ENABLE_X64"] = "1" if group == "jax64" else "0"
+        if args.threads == 1:
+            env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false"
+                                " intra_op_parallelism_threads=1").strip()
+    else:
+        env.update(OPENBLAS_NUM_THREADS=n, OMP_NUM_THREADS=n, MKL_NUM_THREADS=n)
+        if not args.keep_blas_env:
+            env.pop("OPENBLAS_CORETYPE", None)
+            env.pop("OPENBLAS_L2_SIZE", None)
+    return env
+
+
+def run_worker(group, outdir, args, timeout):
+    config = {"mode": args.mode, "workloads": args.only, "repeats": args.repeats,
+              "threads": args.threads}
+    cmd = [sys.executable, "-m", "bench.worker", group, outdir, json.dumps(config)]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=ROOT, env=worker_env(group, args), timeout=timeout,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if args.verbose:
+        print(proc.stderr, file=sys.stderr, end="")
+    path = os.path.join(outdir, f"{group}.json")
+    if proc.returncode != 0 or not os.path.exists(path):
+        return None, f"worker {group} failed (exit {proc.returncode}): {proc.stderr[-1500:]}"
+    with open(path) as f:
+        data = json.load(f)
+    data["wall"] = time.perf_counter() - t0
+    return data, None
+
+
+def torch_available():
+    probe = subprocess.run([sys.executable, "-c", "import torch"], capture_output=True)
+    return probe.returncode == 0
+
+
+def gates_cold_start(args):
+    """Seconds for ``python -m jaxbp gates`` from a cold start (import + compile + run)."""
+    try:
+        import importlib.util
+        if importlib.util.find_spec("jaxbp.demos.gates") is None:
+            return None, "src/jaxbp/demos/gates.py does not exist yet"
+    except ImportError as e:
+        return None, str(e)
+    runs = 1 if args.mode != "full" else 3
+    times = []
+    env = {k: v for k, v in os.environ.items() if k != "JAX_ENABLE_X64"}
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-m", "jaxbp", "gates"], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=120)
+        times.append(time.perf_counter() - t0)
+        if proc.returncode != 0:
+            return None, f"`python -m jaxbp gates` exited {proc.returncode}: {proc.stderr[-500:]}"
+    return times, None
+
+
+def main(argv=None):
+    args = parse(sys.argv[1:] if argv is None else argv)
+    t_start = time.perf_counter()
+    load_before = os.getloadavg()
+    timeout = {"smoke": 300, "quick": 300, "full": 1800}[args.mode]
+    data, notes = {}, []
+    with tempfile.TemporaryDirectory(prefix="jaxbp-bench-") as outdir:
+        for group in GROUPS:
+            if group in args.skip:
+                continue
+            if group == "jax64" and not any(wl.specs()[w].dtype == "float64" for w in args.only):
+                continue
+            if group == "torch" and not torch_available():
+                notes.append("PyTorch is not importable here: its rows are skipped "
+                             "(`pip install torch` to include them; never a jaxbp dependency).")
+                continue
+            print(f"[bench] running worker {group} ...", file=sys.stderr)
+            data[group], err = run_worker(group, outdir, args, timeout)
+            if err:
+                notes.append(err)
+        if "scaling" not in args.skip and os.path.exists(os.path.join(ROOT, "bench", "scaling.py")):
+            print("[bench] running bench.scaling ...", file=sys.stderr)
+            scaling, err = run_worker("scaling", outdir, args, timeout)
+            data["scaling"] = scaling
+            if err:
+                notes.append(err)
+    gates = (None, "skipped") if "gates" in args.skip else gates_cold_start(args)
+    meta = {"mode": args.mode, "threads": args.threads, "repeats": args.repeats,
+            "load_before": load_before, "load_after": os.getloadavg(),
+            "keep_blas_env": args.keep_blas_env, "wall": time.perf_counter() - t_start,
+            "specs": wl.specs(quick=args.mode == "quick", smoke=args.mode == "smoke"),
+            "workloads": args.only,
+            "walls": {g: {"wall": d["wall"]} for g, d in data.items() if d and "wall" in d}}
+    summary = report.build(data, meta, gates, notes)
+    text = report.markdown(summary)
+    print(text)
+    if args.out:
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        with open(args.out, "w") as f:
+            f.write(text)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report.jsonable(summary), f, indent=1)
+    return 0 if summary["all_agree"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

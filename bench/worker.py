@@ -1,0 +1,160 @@
+"""One worker process of the bench: ``python -m bench.worker GROUP OUTDIR CONFIG_JSON``.
+
+Groups: ``jax32`` (jaxbp and the fused reference in float32; also draws the shuffling
+permutations for W4/W5 and measures the XLA side of the limits), ``jax64`` (the same for
+the float64 workload W3, run with ``JAX_ENABLE_X64=1``), ``numpy`` (both NumPy peers and
+pure Python), ``torch``, ``scaling`` (``bench.scaling.run``, if that module exists).
+
+For each implementation and workload: one untimed-for-the-median first call (its time is
+reported as the compile/first-call time), then ``repeats`` timed calls; the final
+parameters of the last call are evaluated by :func:`bench.workloads.evaluate`. Results go
+to ``OUTDIR/GROUP.json``.
+"""
+import json
+import os
+import sys
+import time
+import traceback
+
+import numpy as np
+
+from . import workloads as wl
+
+
+def _pin(threads):
+    try:
+        cpus = sorted(os.sched_getaffinity(0))[:threads]
+        os.sched_setaffinity(0, cpus)
+        return cpus
+    except (AttributeError, OSError):
+        return None
+
+
+def _variants(group, threads):
+    if group == "jax32" or group == "jax64":
+        from . import fused, impl_jaxbp
+        return {**impl_jaxbp.variants(), **fused.variants()}
+    if group == "numpy":
+        from . import impl_numpy, impl_python
+        return {**impl_numpy.variants(threads), **impl_python.variants()}
+    if group == "torch":
+        from . import impl_torch
+        return impl_torch.variants()
+    raise ValueError(f"unknown group {group}")
+
+
+def _batches(w, outdir, group):
+    if not w.batch:
+        return None, None
+    path = os.path.join(outdir, f"perms_{w.wid}.npy")
+    if group == "jax32":
+        from . import impl_jaxbp
+        perms = impl_jaxbp.fit_permutations(w)
+        np.save(path, perms)
+        return wl.batches(w, perms), perms
+    if os.path.exists(path):
+        return wl.batches(w, np.load(path)), None
+    rng = np.random.default_rng(w.seed)        # jax worker missing: still run, flagged
+    perms = np.stack([rng.permutation(wl.n_train(w)) for _ in range(w.epochs)])
+    return wl.batches(w, perms), False
+
+
+def time_calls(run, repeats):
+    t0 = time.perf_counter()
+    out = run()
+    first = time.perf_counter() - t0
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = run()
+        times.append(time.perf_counter() - t0)
+    return first, times, out
+
+
+def run_group(group, outdir, config):
+    specs = wl.specs(quick=config["mode"] == "quick", smoke=config["mode"] == "smoke")
+    wanted = [wid for wid in config["workloads"]
+              if (specs[wid].dtype == "float64") == (group == "jax64") or group in ("numpy", "torch")]
+    info = {"cpus": _pin(config["threads"])}
+    if group == "torch":
+        from . import impl_torch
+        info["torch_threads"] = impl_torch.threads(config["threads"])
+    variants = _variants(group, config["threads"])
+    results, notes = {}, []
+    for wid in wanted:
+        w = specs[wid]
+        batches, perms = _batches(w, outdir, group)
+        if perms is False:
+            notes.append(f"{wid}: no permutations from the jax worker; peers used their own")
+        for name, (label, runners, slow) in variants.items():
+            if wid not in runners:
+                continue
+            configs = [wl.reduced(w)] if wid in slow else [w]
+            if name == "jaxbp-manual" and wl.reduced(w) != w and wid != "W2":
+                configs.append(wl.reduced(w))       # the reference for the slow peers
+            for k, cw in enumerate(configs):
+                try:
+                    run = runners[wid](cw, wl.init_params(cw), wl.data(cw),
+                                       None if batches is None else batches[:cw.steps])
+                    first, times, params = time_calls(run, config["repeats"] if k == 0 else 0)
+                    result = wl.evaluate(cw, params)
+                except Exception:
+                    notes.append(f"{name} {wid}: {traceback.format_exc(limit=3)}")
+                    continue
+                entry = {"label": label, "steps": cw.steps, "runs": cw.runs, "first": first,
+                         "times": times, "result": result}
+                key = wid if cw == w else f"{wid}-reduced"
+                results.setdefault(name, {})[key] = entry
+                print(f"  {group}: {name} {key} first {first:.3f}s"
+                      + (f" median {np.median(times):.4f}s" if times else ""), file=sys.stderr)
+        if group == "jax32" and batches is not None:     # after timing: it compiles fit
+            from . import impl_jaxbp
+            info[f"perms_{wid}_match_fit"] = impl_jaxbp.check_permutations(
+                w, wl.init_params(w), wl.data(w), perms)
+    info.update(_library_info(group, specs, config))
+    with open(os.path.join(outdir, f"{group}.json"), "w") as f:
+        json.dump({"results": results, "info": info, "notes": notes}, f)
+
+
+def _library_info(group, specs, config):
+    from . import limits
+    limits.BUDGET = {"smoke": 0.02, "quick": 0.05}.get(config["mode"], 0.2)
+    info = {}
+    if group == "jax32":
+        import jax
+        import jaxlib
+        info["versions"] = {"jax": jax.__version__, "jaxlib": jaxlib.__version__}
+        if config.get("limits", True):
+            ws = {k: specs[k] for k in ("W2", "W5") if k in config["workloads"]}
+            info["limits"] = limits.measure_jax(ws)
+    if group in ("numpy", "torch") and config.get("limits", True) and "W5" in config["workloads"]:
+        shapes = limits.gemm_shapes(specs["W5"])
+        info["gemm"] = limits.gemm_numpy(shapes) if group == "numpy" else limits.gemm_torch(shapes)
+    if group == "numpy":
+        info["versions"] = {"numpy": np.__version__}
+        try:
+            import threadpoolctl
+            info["blas"] = [{k: p.get(k) for k in ("internal_api", "version", "architecture",
+                                                    "num_threads", "filepath")}
+                            for p in threadpoolctl.threadpool_info()]
+        except ImportError:
+            pass
+    if group == "torch":
+        import torch
+        info["versions"] = {"torch": torch.__version__}
+        info["blas"] = torch.__config__.parallel_info().splitlines()[:6]
+    info["env"] = {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
+                                                  "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+                                                  "XLA_FLAGS", "JAX_ENABLE_X64")}
+    return info
+
+
+if __name__ == "__main__":
+    group, outdir, config = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+    if group == "scaling":
+        from . import scaling
+        rows = scaling.run(quick=config["mode"] != "full")
+        with open(os.path.join(outdir, "scaling.json"), "w") as f:
+            json.dump({"rows": rows if isinstance(rows, (list, str)) else str(rows)}, f, default=str)
+    else:
+        run_group(group, outdir, config)
