@@ -216,7 +216,8 @@ def _real_dtype(fn, name, a):
         raise TypeError(f"{fn}: {name} must have a real numeric dtype, got {dtype or type(a).__name__}")
 
 
-def _asarray(fn, name, a):
+def as_real_array(fn, name, a):
+    """``a`` as an array (numpy or jax) of real numbers -- float, int or bool -- else a TypeError."""
     if isinstance(a, (jax.Array, np.ndarray)):
         _real_dtype(fn, name, a)
         return a
@@ -280,16 +281,17 @@ def _check_finite(fn, name, a, original):
                          f"(first at {where})")
 
 
-def prepare_x(fn, net, x, dtype):
-    """x as a (batch, n_in) array of ``dtype``; 1-D is one sample (a batch of one)."""
-    x = _asarray(fn, "x", x)
+def as_batch(fn, x, dtype, n_features=None, mismatch=None):
+    """x as a (batch, features) array of ``dtype``, checked: real dtype (E16), 1-D is one
+    sample and anything but 1-D/2-D an error (E11), ``n_features`` columns (E10, with the
+    message ``mismatch``), not empty (E14), finite after the cast (E15, E18)."""
+    x = as_real_array(fn, "x", x)
     if x.ndim not in (1, 2):
         raise ValueError(f"{fn}: x must be 1-D (one sample) or 2-D (batch, features), "
                          f"got shape {tuple(x.shape)}")
     x2 = x.reshape(1, -1) if x.ndim == 1 else x
-    if x2.shape[1] != net.sizes[0]:
-        raise ValueError(f"{fn}: layer 0 expects {net.sizes[0]} input features, "
-                         f"got x with shape {tuple(x.shape)}")
+    if n_features is not None and x2.shape[1] != n_features:
+        raise ValueError(f"{fn}: {mismatch}, got x with shape {tuple(x.shape)}")
     if x2.shape[0] == 0:
         raise ValueError(f"{fn}: empty batch: x has 0 rows")
     cast = _cast(x2, dtype)
@@ -297,12 +299,17 @@ def prepare_x(fn, net, x, dtype):
     return cast
 
 
+def prepare_x(fn, net, x, dtype):
+    """x as a (batch, n_in) array of ``dtype``; 1-D is one sample (a batch of one)."""
+    return as_batch(fn, x, dtype, net.sizes[0], f"layer 0 expects {net.sizes[0]} input features")
+
+
 def prepare_y(fn, net, cost, y, x_was_1d, n, dtype):
     """y as a (batch, n_out) array of ``dtype``, checked against the cost (E12, E13, E19-E22).
 
     With softmax cross-entropy, integer labels of shape (n,) are one-hot encoded here.
     """
-    y = _asarray(fn, "y", y)
+    y = as_real_array(fn, "y", y)
     k = net.sizes[-1]
     # E22: integer (n,) -> sparse labels; (n, k) -> dense targets. For a single sample (1-D x)
     # a label may be a scalar or a length-1 vector (k >= 2, so it cannot be one-hot).
@@ -367,7 +374,7 @@ def prepare(fn, net, params, x, y, cost, l2=0.0):
     dtype = check_params(fn, net, params)
     cost = resolve_cost(fn, cost, net.activations[-1])
     l2 = check_l2(fn, l2)
-    x = _asarray(fn, "x", x)
+    x = as_real_array(fn, "x", x)
     x_was_1d = x.ndim == 1
     x = prepare_x(fn, net, x, dtype)
     y = prepare_y(fn, net, cost, y, x_was_1d, x.shape[0], dtype)

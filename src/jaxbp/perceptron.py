@@ -187,43 +187,17 @@ def _check_weights(fn, w, b):
     return w, b.reshape(()).astype(w.dtype)
 
 
-def _asarray(fn, name, a):
-    """``a`` as an array of real numbers (float, int or bool), else a TypeError."""
-    if not isinstance(a, (jax.Array, np.ndarray)):
-        try:
-            a = np.asarray(a)
-        except (TypeError, ValueError):
-            raise TypeError(f"{fn}: {name} must be an array of real numbers, "
-                            f"got {type(a).__name__}") from None
-    if not (jnp.issubdtype(a.dtype, jnp.floating) or jnp.issubdtype(a.dtype, jnp.integer)
-            or jnp.issubdtype(a.dtype, jnp.bool_)):
-        raise TypeError(f"{fn}: {name} must have a real numeric dtype, got {a.dtype}")
-    return a
-
-
 def _prepare_x(fn, x, n_in, dtype):
-    x = _asarray(fn, "x", x)
-    if x.ndim not in (1, 2):
-        raise ValueError(f"{fn}: x must be 1-D (one sample) or 2-D (batch, features), "
-                         f"got shape {tuple(x.shape)}")
-    x2 = x.reshape(1, -1) if x.ndim == 1 else x
-    if x2.shape[0] == 0:
-        raise ValueError(f"{fn}: empty batch: x has 0 rows")
-    if n_in is not None and x2.shape[1] != n_in:
-        raise ValueError(f"{fn}: w has {n_in} weights, got x with shape {tuple(x.shape)}")
+    """x as a (batch, n_in) array of ``dtype``, and whether it was one sample (1-D)."""
+    one = np.ndim(x) == 1
+    x2 = _checks.as_batch(fn, x, dtype, n_in, f"w has {n_in} weights")
     if x2.shape[1] == 0:
-        raise ValueError(f"{fn}: x has no features, shape {tuple(x.shape)}")
-    if _checks.is_concrete(x2):
-        bad = ~np.isfinite(np.asarray(x2, np.float64))
-        if bad.any():
-            row, col = np.argwhere(bad)[0]
-            raise ValueError(f"{fn}: x contains {int(bad.sum())} non-finite value(s) "
-                             f"(first at row {row}, column {col})")
-    return jnp.asarray(x2, dtype), x.ndim == 1
+        raise ValueError(f"{fn}: x has no features, shape {tuple(np.shape(x))}")
+    return x2, one
 
 
 def _prepare_labels(fn, y, n, dtype):
-    y = _asarray(fn, "y", y)
+    y = _checks.as_real_array(fn, "y", y)
     if tuple(y.shape) not in ((n,), (n, 1)):
         raise ValueError(f"{fn}: y must have shape ({n}, 1) or ({n},) to match x's {n} rows, "
                          f"got {tuple(y.shape)}")
