@@ -30,7 +30,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _checks
-from .costs import COSTS
 from .network import MLP, feedforward
 
 

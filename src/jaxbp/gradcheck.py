@@ -1,6 +1,5 @@
 """A three-way audit of backprop: by hand vs ``jax.grad`` vs central finite differences."""
-from functools import partial
-from typing import NamedTuple, Optional, Tuple
+from typing import NamedTuple, Tuple
 
 import jax
 import jax.numpy as jnp

@@ -19,7 +19,6 @@ import os
 import tempfile
 import zipfile
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 

@@ -21,17 +21,18 @@ With one training sample the error is Mazur's ``E_total``; with a batch of n sam
 every gradient is the mean over the samples of the per-sample chain-rule products.
 Numbers have 9 significant digits in float64 and 7 in float32 (the digits the dtype holds).
 """
-import re
-import textwrap
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from . import _checks
+from ._doc import Doc, tex
 from .backprop import _trace
 from .examples import Example, train_example
 from .train import check_learning_rate, check_positive_int
+
+__all__ = ["explain", "explain_example", "tex", "unit_names", "weight_names"]
 
 MAX_WEIGHTS = 400     # the walkthrough prints every weight: keep it readable
 MAX_SAMPLES = 16
@@ -202,118 +203,6 @@ def explain_example(ex, **kwargs):
         raise TypeError(f"explain_example: ex must be a jaxbp.examples.Example, got {type(ex).__name__}")
     kwargs.setdefault("trainable", ex.trainable)
     return explain(ex.net, ex.params, ex.x, ex.y, ex.cost, ex.lr, **kwargs)
-
-
-# ---- text and Markdown/LaTeX output --------------------------------------------------------
-
-_ATOM = r"-?(?:[A-Za-z]\w*|\d+(?:\.\d+)?(?:e[+-]\d+)?)"
-_TOKEN = re.compile(r"""
-    (?P<sigmoid>1/\(1\ \+\ e\^(?P<sx>""" + _ATOM + r""")\))      # 1/(1 + e^-net) -> \frac
-  | (?P<half>1/2\*)
-  | (?P<num>(?<![\w.])\d+(?:\.\d+)?(?:e[+-]\d+)?)             # a number
-  | (?P<partial>\bd(?P<top>[A-Za-z]\w*)/d(?P<bottom>[A-Za-z]\w*\+?))
-  | (?P<power>\^(?P<exp>""" + _ATOM + r"""))
-  | (?P<name>[A-Za-z]\w*\+?)
-  | (?P<times>\*)
-""", re.VERBOSE)
-_WORDS = {"ln": r"\ln", "tanh": r"\tanh", "max": r"\max", "eta": r"\eta", "e": "e",
-          "mean_x": r"\operatorname{mean}_x"}
-
-
-def _tex_name(name):
-    plus = name.endswith("+")
-    name = name.rstrip("+")
-    if name in _WORDS:
-        out = _WORDS[name]
-    elif "_" in name:
-        head, sub = name.split("_", 1)
-        out = (r"\delta" if head == "delta" else head) + "_{" + sub + "}"
-    elif re.fullmatch(r"[a-z]\d+", name):
-        out = f"{name[0]}_{{{name[1:]}}}"
-    else:
-        out = name
-    return out + ("^{+}" if plus else "")
-
-
-def _tex_num(text):
-    mantissa, _, exponent = text.partition("e")
-    return f"{mantissa} \\times 10^{{{int(exponent)}}}" if exponent else mantissa
-
-
-def _tex_atom(atom):
-    sign, body = ("-", atom[1:]) if atom.startswith("-") else ("", atom)
-    return sign + (_tex_num(body) if body[0].isdigit() else _tex_name(body))
-
-
-def tex(expr):
-    """LaTeX for an expression written in the walkthrough's plain-text notation."""
-    out, pos = [], 0
-    for m in _TOKEN.finditer(expr):
-        out.append(expr[pos:m.start()])
-        pos = m.end()
-        if m.group("sigmoid"):
-            out.append(r"\frac{1}{1 + e^{%s}}" % _tex_atom(m.group("sx")))
-        elif m.group("num"):
-            out.append(_tex_num(m.group("num")))
-        elif m.group("partial"):
-            out.append(r"\frac{\partial %s}{\partial %s}" % (_tex_name(m.group("top")),
-                                                            _tex_name(m.group("bottom"))))
-        elif m.group("half"):
-            out.append(r"\frac{1}{2}")
-        elif m.group("power"):
-            out.append("^{" + _tex_atom(m.group("exp")) + "}")
-        elif m.group("name"):
-            out.append(_tex_name(m.group("name")))
-        else:
-            out.append(r" \cdot ")
-    out.append(expr[pos:])
-    return "".join(out).replace("[", r"\left[").replace("]", r"\right]")
-
-
-class Doc:
-    """Collects the walkthrough as plain text or as Markdown with ``$$...$$`` formulas."""
-
-    def __init__(self, markdown, digits):
-        self.markdown, self.digits, self.lines = markdown, digits, []
-
-    def n(self, v, paren=False):
-        """A number to ``digits`` significant digits; negative ones in parentheses if asked."""
-        text = f"{float(v):.{self.digits}g}"
-        return f"({text})" if paren and text.startswith("-") else text
-
-    def title(self, text):
-        self.lines += [f"# {text}", ""] if self.markdown else [text, "=" * len(text), ""]
-
-    def heading(self, text):
-        self.lines += [f"## {text}", ""] if self.markdown else [text, "-" * len(text), ""]
-
-    def subheading(self, text):
-        self.lines += [f"### {text}", ""] if self.markdown else [f"-- {text} --", ""]
-
-    def para(self, text):
-        self.lines += [text if self.markdown else
-                       textwrap.fill(text, 100, break_on_hyphens=False), ""]
-
-    def eq(self, *parts):
-        """One chain of equalities ``parts[0] = parts[1] = ...``."""
-        parts = [p for i, p in enumerate(parts) if i == 0 or p != parts[i - 1]]
-        if self.markdown:
-            self.lines += ["$$" + " = ".join(tex(p) for p in parts) + "$$", ""]
-            return
-        line = "  " + " = ".join(parts)
-        if len(line) <= 100:
-            self.lines.append(line)
-            return
-        indent = " " * (2 + len(parts[0]) + 1)
-        self.lines.append(f"  {parts[0]} = {parts[1]}")
-        self.lines += [f"{indent}= {p}" for p in parts[2:]]
-
-    def gap(self):
-        if self.lines and self.lines[-1] != "":
-            self.lines.append("")
-
-    def render(self):
-        return "\n".join(self.lines).rstrip() + "\n"
 
 
 # ---- the sections --------------------------------------------------------------------------
