@@ -16,9 +16,9 @@ backprop_module = importlib.import_module("jaxbp.backprop")
 
 HIDDEN = ("sigmoid", "tanh", "relu", "identity")
 # (output activation, cost): quadratic after every elementwise output, and the matched pairs.
-# Widths and batch sizes span 1-8 and 1-16 through a few values, so that the eager kernels of
+# Widths and batch sizes span 1-16 and 1-33 through a few values, so that the eager kernels of
 # repeated shapes are reused across examples (a new shape costs a compilation per operation).
-WIDTHS, BATCHES = (1, 2, 3, 5, 8), (1, 2, 7, 16)
+WIDTHS, BATCHES = (1, 2, 3, 5, 8, 16), (1, 2, 7, 16, 33)
 PAIRS = [(out, "quadratic") for out in HIDDEN] + [("sigmoid", "cross_entropy"),
                                                   ("softmax", "softmax_cross_entropy")]
 
