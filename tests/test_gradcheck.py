@@ -92,3 +92,10 @@ def test_report_prints_a_table():
     text = str(jaxbp.check_grads(net, params, x, y, "cross_entropy"))
     for word in ("BP1", "BP2", "BP3", "BP4", "ok"):
         assert word in text
+
+
+def test_half_precision_is_refused_not_misreported():
+    net = jaxbp.MLP((2, 2, 1))
+    params = jax.tree_util.tree_map(lambda a: a.astype(jnp.float16), net.init(jax.random.key(0)))
+    with pytest.raises(TypeError, match=r"check_grads: params must be float32 or float64"):
+        jaxbp.check_grads(net, params, np.ones((2, 2)), np.ones((2, 1)) / 2, "quadratic")

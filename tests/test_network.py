@@ -127,3 +127,21 @@ def test_params_are_not_mutated():
 def test_bad_sizes_are_rejected(bad, error):
     with pytest.raises(error, match=r"MLP: sizes"):
         jaxbp.MLP(bad)
+
+
+def test_hidden_names_the_hidden_activation_or_none_when_mixed():
+    assert jaxbp.MLP((2, 3, 3, 1), hidden="tanh").hidden == "tanh"
+    assert jaxbp.MLP((2, 3, 3, 1), activations=("tanh", "relu", "sigmoid")).hidden is None
+    assert jaxbp.MLP((2, 1)).hidden is None
+
+
+def test_grads_come_back_in_the_container_params_came_in():
+    net = jaxbp.MLP((2, 3, 1))
+    params = net.init(jax.random.key(0))
+    x, y = np.array([[0.0, 1.0]], np.float32), np.array([[1.0]], np.float32)
+    for p in (params, list(params)):
+        _, manual = jaxbp.backprop(net, p, x, y, "quadratic")
+        _, auto = jaxbp.autodiff(net, p, x, y, "quadratic")
+        assert jax.tree_util.tree_structure(manual) == jax.tree_util.tree_structure(auto) \
+            == jax.tree_util.tree_structure(p)
+        assert type(jaxbp.trace(net, p, x, y, "quadratic").grads) is type(p)

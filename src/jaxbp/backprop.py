@@ -32,7 +32,8 @@ class Trace(NamedTuple):
 def trace(net, params, x, y, cost, l2=0.0):
     """Run :func:`backprop` and return every intermediate as a :class:`Trace`."""
     cost, x, y, l2 = _checks.prepare("trace", net, params, x, y, cost, l2)
-    return _trace(net, cost, params, x, y, l2)
+    tr = _trace(net, cost, tuple(params), x, y, l2)
+    return tr._replace(grads=type(params)(tr.grads))
 
 
 def backprop(net, params, x, y, cost, l2=0.0):
@@ -62,8 +63,8 @@ def backprop(net, params, x, y, cost, l2=0.0):
       ``(loss, grads)``, ``grads`` with the structure, shapes and dtypes of ``params``.
     """
     cost, x, y, l2 = _checks.prepare("backprop", net, params, x, y, cost, l2)
-    tr = _trace(net, cost, params, x, y, l2)
-    return tr.loss, tr.grads
+    tr = _trace(net, cost, tuple(params), x, y, l2)
+    return tr.loss, type(params)(tr.grads)  # the container params came in (a tuple)
 
 
 @partial(jax.jit, static_argnums=(0, 1))

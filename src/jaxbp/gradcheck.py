@@ -79,6 +79,9 @@ def check_grads(net, params, x, y, cost, l2=0.0, manual=None):
     ``ok`` is True when every error is within the dtype's tolerance (``TOLERANCES``).
     """
     cost, x, y, l2 = _checks.prepare("check_grads", net, params, x, y, cost, l2)
+    if np.dtype(x.dtype) not in TOLERANCES:
+        raise TypeError(f"check_grads: params must be float32 or float64 (finite differences "
+                        f"in {x.dtype} cannot check anything), got {x.dtype}")
     _checks.require_concrete("check_grads", "params, x, y and l2", params, x, y, l2)
     tr = _trace(net, cost, params, x, y, l2) if manual is None else manual(net, params, x, y, cost, l2)
     _, auto = _value_and_grad(net, cost, params, x, y, l2)
@@ -87,7 +90,7 @@ def check_grads(net, params, x, y, cost, l2=0.0, manual=None):
     manual_flat = np.asarray(ravel_pytree(tr.grads)[0])[index]
     auto_flat = np.asarray(ravel_pytree(auto)[0])[index]
     numeric_only = _per_leaf_numeric(params, index, np.asarray(numeric), manual_flat)
-    tol_auto, tol_num = TOLERANCES.get(np.dtype(x.dtype), TOLERANCES[np.dtype(np.float32)])
+    tol_auto, tol_num = TOLERANCES[np.dtype(x.dtype)]
     per_layer = [{"delta": relative_error(tr.deltas[l], auto_deltas[l]),
                   "BP3": relative_error(tr.grads[l]["b"], auto[l]["b"]),
                   "BP4": relative_error(tr.grads[l]["W"], auto[l]["W"]),

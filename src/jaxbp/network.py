@@ -49,8 +49,8 @@ class MLP:
         object.__setattr__(self, "sizes", sizes)
         object.__setattr__(self, "activations", names)
         object.__setattr__(self, "output", names[-1])
-        if len(sizes) > 2 and len(set(names[:-1])) == 1:
-            object.__setattr__(self, "hidden", names[0])
+        # hidden: the hidden layers' activation, None when they differ or there are none
+        object.__setattr__(self, "hidden", names[0] if len(set(names[:-1])) == 1 else None)
 
     def __eq__(self, other):
         return isinstance(other, MLP) and (self.sizes, self.activations) == (other.sizes, other.activations)
