@@ -15,6 +15,10 @@ after a warm-up call; compile time excluded), in one process:
 
 Run it with ``JAX_ENABLE_X64=1`` for W3 (float64). The difference between two rungs is
 the cost of that feature.
+
+``W2`` (the 1,024-run sweep) gets its own table: the runs-last reference, ``train_many``,
+and ``jax.jit(jax.vmap(fit))`` -- as called (params only; the traced divergence guard on),
+without the guard (``_run(guard=False)``), and returning the history too.
 """
 import argparse
 import sys
@@ -118,9 +122,42 @@ def diagnose(wid, grad="manual", quick=False):
     return w, rows
 
 
+def diagnose_w2(quick=False):
+    """W2: where the vmapped ``fit`` and ``train_many`` stand against the runs-last loop."""
+    from jaxbp import train
+    from jaxbp.optim import resolve
+    w = wl.specs(quick=quick)["W2"]
+    x, y, *_ = wl.data(w)
+    p0 = wl.init_params(w)
+    net = jaxbp.MLP(w.sizes, "sigmoid", w.output)
+    params = tuple({"W": jnp.asarray(W), "b": jnp.asarray(b)} for W, b in p0)
+    xj, yj = jnp.asarray(x), jnp.asarray(y)
+    last = [(jnp.asarray(np.moveaxis(W, 0, -1)), jnp.asarray(np.moveaxis(b, 0, -1)))
+            for W, b in p0]
+    rows = [("fused, runs last", _median(lambda: fused.sgd_runs_last(last, xj, yj, lr=w.lr,
+                                                                     steps=w.steps), 5)),
+            ("sweep.train_many", _median(lambda: jaxbp.sweep.train_many(
+                net, params, xj, yj, w.cost, w.lr, w.steps).params, 5))]
+    static, values, _ = resolve("fit", w.lr, xj.dtype)
+    for grad in ("manual", "autodiff"):
+        def run(p, guard):
+            return train._run(p, xj, yj, None, jnp.zeros((), xj.dtype), values, net=net,
+                              cost=COSTS[w.cost], optimizer=static, labels=None,
+                              steps=w.steps, batch_size=None, grad=grad, guard=guard)
+        for name, f in ((f"vmap(fit) {grad}", lambda p: jaxbp.fit(
+                            net, p, xj, yj, w.cost, w.lr, w.steps, grad=grad)[0]),
+                        ("  without the guard", lambda p: run(p, False)[0]),
+                        ("  returning the history too", lambda p: jaxbp.fit(
+                            net, p, xj, yj, w.cost, w.lr, w.steps, grad=grad))):
+            many = jax.jit(jax.vmap(f))
+            rows.append((name, _median(lambda: many(params), 5)))
+    return w, rows
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m bench.diagnose")
-    p.add_argument("workloads", nargs="*", default=["W1", "W4", "W5"])
+    p.add_argument("workloads", nargs="*", default=["W1", "W4", "W5"],
+                   help="W1 W3 W4 W5 (the ladder), W2 (the sweep table)")
     p.add_argument("--grad", default="manual", choices=("manual", "autodiff"))
     p.add_argument("--quick", action="store_true")
     p.add_argument("--best", action="store_true", help="minimum of 7 instead of the median")
@@ -128,6 +165,14 @@ def main(argv=None):
     global BEST
     BEST = args.best
     for wid in args.workloads:
+        if wid.upper() == "W2":
+            w, rows = diagnose_w2(args.quick)
+            print(f"\nW2 ({w.runs} runs x {w.steps} steps)")
+            print("| variant | total | per run-step | vs fused |\n|---|---|---|---|")
+            for name, t in rows:
+                print(f"| {name} | {t * 1e3:.1f} ms | {t / (w.runs * w.steps) * 1e9:.1f} ns "
+                      f"| {t / rows[0][1]:.2f}x |")
+            continue
         w, rows = diagnose(wid.upper(), args.grad, args.quick)
         print(f"\n{wid} ({w.steps} steps, grad={args.grad}, {jnp.asarray(0.0).dtype} default)")
         print("| rung | total | per step | vs fused |\n|---|---|---|---|")

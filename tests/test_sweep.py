@@ -55,6 +55,35 @@ def test_train_many_equals_fit_one_run_at_a_time():
         assert bool(res.solved[r]) == bool(np.all((out > 0.5) == (Y > 0.5)))
 
 
+@pytest.mark.parametrize("net, cost", [
+    (jaxbp.MLP((2, 2, 1)), "quadratic"),
+    (jaxbp.MLP((2, 4, 3, 1), hidden="tanh"), "cross_entropy"),
+])
+def test_runs_last_loop_equals_vmap_fallback(net, cost, monkeypatch):
+    """train_many runs its loop with the runs on the last axis (an interpreter over the
+    per-run step's jaxpr); with that path switched off it falls back to jax.vmap of
+    train_one. Both must give the same runs and the same solved steps -- up to rounding:
+    the unrolled sums round like XLA's dot but not always bit for bit, and a sensitive
+    run amplifies that over hundreds of steps (hence 60 steps here)."""
+    train_one = sweep.train_one
+    params_batch = sweep.init_batch(net, jax.random.key(7), 16, "uniform", dtype=jnp.float64)
+    lr = np.geomspace(0.2, 0.8, 16)
+    fast = sweep.train_many(net, params_batch, X, Y, cost, lr, 60)
+    monkeypatch.setattr(sweep, "_MAX_UNROLL", 0)   # every dot_general is "unsupported"
+    calls = []
+    monkeypatch.setattr(sweep, "train_one", lambda *a, **k: calls.append(1) or train_one(*a, **k))
+    sweep._train_many.clear_cache()   # trace again, and once more after the test
+    try:
+        slow = sweep.train_many(net, params_batch, X, Y, cost, lr, 60)
+    finally:
+        sweep._train_many.clear_cache()
+    assert calls  # the fallback ran
+    for a, b in zip(jax.tree_util.tree_leaves(fast.params), jax.tree_util.tree_leaves(slow.params)):
+        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-12)
+    np.testing.assert_array_equal(fast.steps_to_solve, slow.steps_to_solve)
+    np.testing.assert_array_equal(fast.mode, slow.mode)
+
+
 def test_steps_to_solve_is_the_first_solved_step():
     net = jaxbp.MLP((2, 2, 1))
     params_batch = sweep.init_batch(net, jax.random.key(1), 6, "uniform", dtype=jnp.float64)

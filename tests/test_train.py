@@ -367,6 +367,40 @@ def test_e32_on_diverge_return_and_under_vmap():
     np.testing.assert_array_equal(h_b[0], h_ok)
 
 
+def test_guard_under_jit_and_vmap_equals_eager_divergence_handling():
+    """Under jit/vmap the plain loop only raises an alarm (a cheap sufficient condition for
+    a finite loss) and alarmed runs are replayed with the per-step bookkeeping; every way a
+    run can diverge must give exactly what eager fit's replay gives: a NaN loss (lr 20 on
+    the naive cross-entropy), an inf loss from the L2 term alone (weights of 1e20 squared
+    overflow float32), finite losses but non-finite params after the last update, and
+    shuffled mini-batches (the replay must redraw the same permutations)."""
+    huge = ({"W": jnp.full((2, 1), 1e20, jnp.float32), "b": jnp.zeros((1,), jnp.float32)},)
+    cases = [
+        (UNIT_PARAMS, OR_X, NAIVE_BCE, 20.0, dict(steps=5)),
+        (huge, OR_X, "quadratic", 0.1, dict(steps=3, l2=1.0)),
+        (UNIT_PARAMS, OR_X * 1000, "quadratic", 1e38, dict(steps=1)),
+        (UNIT_PARAMS, OR_X, NAIVE_BCE, 20.0, dict(steps=6, batch_size=2,
+                                                  key=jax.random.key(3))),
+    ]
+    for params, x, cost, lr, kw in cases:
+        want_p, want_h = jaxbp.fit(UNIT, params, x, OR_Y, cost, lr, on_diverge="return", **kw)
+        assert np.isnan(want_h).any() or kw["steps"] == 1
+        got_p, got_h = jax.jit(lambda p: jaxbp.fit(UNIT, p, x, OR_Y, cost, lr, **kw))(params)
+        np.testing.assert_array_equal(got_h, want_h)
+        assert all(np.array_equal(a, b) for a, b in zip(leaves(got_p), leaves(want_p)))
+        # vmap with a run that never diverges: it is untouched, the other one frozen
+        ok_p, ok_h = jaxbp.fit(UNIT, params if params is UNIT_PARAMS else UNIT_PARAMS, x, OR_Y,
+                               cost, 1e-3, **kw)
+        batch = jax.tree_util.tree_map(lambda a, b: jnp.stack([a, b]),
+                                       UNIT_PARAMS if params is not UNIT_PARAMS else params,
+                                       params)
+        p_b, h_b = jax.vmap(lambda p, r: jaxbp.fit(UNIT, p, x, OR_Y, cost, r, **kw))(
+            batch, jnp.array([1e-3, lr], jnp.float32))
+        np.testing.assert_array_equal(h_b[1], want_h)
+        np.testing.assert_allclose(h_b[0], ok_h, rtol=1e-6)
+        assert all(np.array_equal(a[1], b) for a, b in zip(leaves(p_b), leaves(want_p)))
+
+
 def test_non_finite_params_after_last_step_are_caught():
     """A finite loss whose update overflows: float32, inputs of 4000, learning rate 1e38."""
     with pytest.raises(jaxbp.NonFiniteError, match=r"^fit: non-finite parameters after the last "

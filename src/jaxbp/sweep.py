@@ -2,9 +2,10 @@
 
 * :func:`init_batch` draws R initialisations at once (a leading run axis on every leaf).
 * :func:`train_many` trains all R runs with full-batch gradient descent and hand-written
-  backprop (BP1-BP4, :func:`jaxbp.backprop`'s kernel) in ONE ``jax.jit(jax.vmap(...))`` call,
-  and returns per-run results: final params and loss, whether and when the run was solved,
-  and how it failed otherwise.
+  backprop (BP1-BP4, :func:`jaxbp.backprop`'s kernel) in ONE compiled call, and returns
+  per-run results: final params and loss, whether and when the run was solved, and how it
+  failed otherwise. Its loop keeps the runs on the last axis (see ``_loop_runs_last``):
+  on CPU about 3x faster than ``jax.vmap``, which puts them first.
 * :func:`wilson_interval` gives the 95% confidence interval of a success rate.
 * :func:`run_grid` runs a grid of settings and :func:`format_table` prints it (``jaxbp sweep``).
 
@@ -32,6 +33,7 @@ from functools import partial
 from typing import NamedTuple
 
 import jax
+import jax.extend
 import jax.numpy as jnp
 import numpy as np
 
@@ -137,8 +139,11 @@ def train_many(net, params_batch, x, y, cost, lr, steps, threshold=0.5):
     """Train R runs at once with full-batch gradient descent and manual backprop.
 
     Every run does ``params <- params - lr * grads`` for ``steps`` updates, with grads from
-    BP1-BP4 on the whole batch; all runs are one ``jax.jit(jax.vmap(...))`` call (the run
-    axis may be sharded across devices).
+    BP1-BP4 on the whole batch; all runs are one compiled call (the run axis may be sharded
+    across devices). The training loop evaluates the per-run step -- jaxbp's ``_trace``,
+    unchanged -- with the runs on the last axis and its small matrix products as unrolled
+    sums (``_loop_runs_last``), which makes every operation a vector operation over the
+    runs; steps it cannot handle fall back to ``jax.vmap``.
 
     Args:
       net: the :class:`jaxbp.MLP`.
@@ -169,19 +174,21 @@ def _is_solved(outputs, y, threshold):
     return jnp.all((outputs > threshold) == (y > threshold))
 
 
-def train_one(net, cost, params, x, y, lr, steps, threshold):
-    """The unchecked kernel for one run (``train_many`` vmaps it over params and lr)."""
+def _step_one(net, cost, x, y, threshold):
+    """One update of one run, ``(params, first, i, lr) -> (params, first)``: train_one's
+    loop body."""
     zero = jnp.zeros((), x.dtype)
 
-    def step(carry, i):
-        params, first = carry
+    def step(params, first, i, lr):
         tr = _trace(net, cost, params, x, y, zero)
         first = jnp.where((first < 0) & _is_solved(tr.activations[-1], y, threshold), i, first)
-        params = jax.tree_util.tree_map(lambda p, g: p - lr * g, params, tr.grads)
-        return (params, first), None
+        return jax.tree_util.tree_map(lambda p, g: p - lr * g, params, tr.grads), first
+    return step
 
-    (params, first), _ = jax.lax.scan(step, (params, jnp.asarray(-1)), jnp.arange(steps))
-    tr = _trace(net, cost, params, x, y, zero)
+
+def _finish(net, cost, params, first, x, y, steps, threshold):
+    """train_one's result for one run from its final params and first solved step."""
+    tr = _trace(net, cost, params, x, y, jnp.zeros((), x.dtype))
     outputs = tr.activations[-1]
     solved = _is_solved(outputs, y, threshold)
     first = jnp.where((first < 0) & solved, steps, first)
@@ -195,10 +202,149 @@ def train_one(net, cost, params, x, y, lr, steps, threshold):
     return ManyResult(params, tr.loss, outputs, solved, first, mode)
 
 
+def train_one(net, cost, params, x, y, lr, steps, threshold):
+    """The unchecked kernel for one run (the reference that ``train_many`` must equal)."""
+    step = _step_one(net, cost, x, y, threshold)
+
+    def body(carry, i):
+        return step(*carry, i, lr), None
+
+    (params, first), _ = jax.lax.scan(body, (params, jnp.asarray(-1)), jnp.arange(steps))
+    return _finish(net, cost, params, first, x, y, steps, threshold)
+
+
+# ---- runs on the last axis -------------------------------------------------------------
+#
+# ``jax.vmap`` puts the run axis first, so every tiny matrix product of BP1-BP4 (2x2 on
+# XOR) becomes a batch of R tiny products -- slow on CPU. The loop below runs the *same*
+# per-run step (the jaxpr of ``_step_one``, i.e. jaxbp's ``_trace`` unchanged) through a
+# small interpreter that keeps the runs on the LAST axis, where every operation is a vector
+# operation over R runs, and evaluates each matrix product as a short unrolled sum of
+# broadcast products. Anything it does not know falls back to ``jax.vmap``.
+
+_ELEMENTWISE = frozenset(
+    "abs add and atan2 ceil convert_element_type cos div eq erf exp exp2 expm1 floor ge gt "
+    "integer_pow is_finite le log log1p logistic lt max min mul ne neg not or pow rem round "
+    "rsqrt select_n sign sin sqrt square stop_gradient sub tan tanh xor".split())
+_REDUCE = frozenset(("reduce_sum", "reduce_max", "reduce_min", "reduce_and", "reduce_or"))
+_MAX_UNROLL = 64    # largest contracted size evaluated as an unrolled sum
+
+
+class _Unsupported(Exception):
+    pass
+
+
+def _dot_runs_last(lhs, rhs, lhs_b, rhs_b, params, runs):
+    """``dot_general`` of 2-D (or 1-D) operands, a trailing run axis on the batched ones,
+    as ``sum_k lhs[.., k, ..] * rhs[.., k, ..]`` unrolled over k."""
+    (lc, rc), (lbd, rbd) = params["dimension_numbers"]
+    if lbd or rbd or len(lc) != 1 or len(rc) != 1:
+        raise _Unsupported("dot_general with batch or several contracting dimensions")
+    nl, nr = lhs.ndim - lhs_b, rhs.ndim - rhs_b
+    if nl > 2 or nr > 2 or lhs.shape[lc[0]] > _MAX_UNROLL:
+        raise _Unsupported("dot_general of large or high-rank operands")
+    out = params.get("preferred_element_type") or jnp.result_type(lhs, rhs)
+    # contracted axis first; then free lhs dims, free rhs dims, runs
+    lhs = jnp.moveaxis(lhs, lc[0], 0)
+    rhs = jnp.moveaxis(rhs, rc[0], 0)
+    fl, fr = nl - 1, nr - 1
+    l_idx = (slice(None),) * fl + (None,) * fr + ((slice(None),) if lhs_b else (None,))
+    r_idx = (None,) * fl + (slice(None),) * fr + ((slice(None),) if rhs_b else (None,))
+    total = None
+    for k in range(lhs.shape[0]):
+        term = lhs[k][l_idx].astype(out) * rhs[k][r_idx].astype(out)
+        total = term if total is None else total + term
+    shape = total.shape[:fl + fr] + ((runs,) if (lhs_b or rhs_b) else ())
+    return jnp.broadcast_to(total, shape)
+
+
+def _eval_runs_last(jaxpr, consts, args, batched, runs):
+    """Evaluate ``jaxpr`` on ``args``; ``batched[i]`` says whether ``args[i]`` carries a
+    trailing run axis of size ``runs``. Returns the outputs and their batched flags."""
+    env = {}
+
+    def read(v):
+        if isinstance(v, jax.extend.core.Literal):
+            return v.val, False
+        return env[v]
+
+    for v, c in zip(jaxpr.constvars, consts):
+        env[v] = (c, False)
+    for v, a, b in zip(jaxpr.invars, args, batched):
+        env[v] = (a, b)
+    for eqn in jaxpr.eqns:
+        vals, flags = zip(*(read(v) for v in eqn.invars)) if eqn.invars else ((), ())
+        name, p = eqn.primitive.name, eqn.params
+        if not any(flags):
+            outs = eqn.primitive.bind(*vals, **p)
+            outs = outs if eqn.primitive.multiple_results else [outs]
+            out_flags = [False] * len(outs)
+        elif name in ("jit", "pjit", "closed_call", "core_call", "custom_jvp_call",
+                      "custom_vjp_call"):
+            closed = p.get("jaxpr") or p.get("call_jaxpr") or p.get("fun_jaxpr")
+            if closed is None:
+                raise _Unsupported(name)
+            inner = getattr(closed, "jaxpr", closed)
+            outs, out_flags = _eval_runs_last(inner, getattr(closed, "consts", ()), vals,
+                                              flags, runs)
+        elif name in _ELEMENTWISE:
+            shape = tuple(eqn.outvars[0].aval.shape) + (runs,)
+            vals = [jnp.broadcast_to(a if b else jnp.asarray(a)[..., None]
+                                     if jnp.ndim(a) else a, shape) for a, b in zip(vals, flags)]
+            outs, out_flags = [eqn.primitive.bind(*vals, **p)], [True]
+        elif name == "broadcast_in_dim":
+            (a,), shape = vals, tuple(p["shape"]) + (runs,)
+            dims = tuple(p["broadcast_dimensions"]) + (len(p["shape"]),)
+            outs, out_flags = [jax.lax.broadcast_in_dim(a, shape, dims)], [True]
+        elif name == "transpose":
+            perm = tuple(p["permutation"]) + (vals[0].ndim - 1,)
+            outs, out_flags = [jax.lax.transpose(vals[0], perm)], [True]
+        elif name in _REDUCE:
+            outs, out_flags = [eqn.primitive.bind(vals[0], **p)], [True]
+        elif name == "dot_general":
+            outs = [_dot_runs_last(*vals, *flags, p, runs)]
+            out_flags = [True]
+        else:
+            raise _Unsupported(name)
+        for v, o, b in zip(eqn.outvars, outs, out_flags):
+            env[v] = (o, b)
+    outs = [read(v) for v in jaxpr.outvars]
+    return [o for o, _ in outs], [b for _, b in outs]
+
+
+def _loop_runs_last(net, cost, params_batch, x, y, lr, steps, threshold):
+    """The training loop of all runs with the runs on the last axis: ``(params_batch,
+    first)`` back in the runs-first layout. Raises ``_Unsupported`` while tracing when the
+    step uses an operation the interpreter does not handle."""
+    runs = lr.shape[0]
+    one = jax.tree_util.tree_map(lambda a: a[0], params_batch)
+    closed = jax.make_jaxpr(_step_one(net, cost, x, y, threshold))(
+        one, jnp.asarray(-1), jnp.asarray(0), lr[0])
+    tree = jax.tree_util.tree_structure(one)
+    last = [jnp.moveaxis(a, 0, -1) for a in jax.tree_util.tree_leaves(params_batch)]
+
+    def body(carry, i):
+        leaves, first = carry
+        outs, flags = _eval_runs_last(closed.jaxpr, closed.consts, [*leaves, first, i, lr],
+                                      [True] * len(leaves) + [True, False, True], runs)
+        outs = [o if b else jnp.broadcast_to(jnp.asarray(o)[..., None], jnp.shape(o) + (runs,))
+                for o, b in zip(outs, flags)]
+        return (outs[:-1], outs[-1]), None
+
+    first = jnp.full((runs,), -1, jnp.asarray(-1).dtype)
+    (last, first), _ = jax.lax.scan(body, (last, first), jnp.arange(steps))
+    return jax.tree_util.tree_unflatten(tree, [jnp.moveaxis(a, -1, 0) for a in last]), first
+
+
 @partial(jax.jit, static_argnums=(0, 1, 6, 7))
 def _train_many(net, cost, params_batch, x, y, lr, steps, threshold):
-    one = partial(train_one, net, cost, steps=steps, threshold=threshold)
-    return jax.vmap(lambda p, r: one(p, x, y, r))(params_batch, lr)
+    try:
+        params, first = _loop_runs_last(net, cost, params_batch, x, y, lr, steps, threshold)
+    except _Unsupported:
+        one = partial(train_one, net, cost, steps=steps, threshold=threshold)
+        return jax.vmap(lambda p, r: one(p, x, y, r))(params_batch, lr)
+    finish = partial(_finish, net, cost, x=x, y=y, steps=steps, threshold=threshold)
+    return jax.vmap(finish)(params, first)
 
 
 # ---- a grid of settings (the ``jaxbp sweep`` demo) ---------------------------------------

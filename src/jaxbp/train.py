@@ -145,13 +145,20 @@ def _diverged(fn, k, steps, losses, rate, where=""):
 
 # --- fit ------------------------------------------------------------------------------------
 
-def _plain(update):
-    """``update`` on a state ``(params, opt_state)``, with no divergence bookkeeping: the
-    fast path, for when :func:`fit` can inspect the result itself."""
-    def step(state, xb, yb, i):
-        loss, params, opt_state = update(*state, xb, yb)
-        return (params, opt_state), loss
-    return step
+def _surely_finite(net, cost, params, xb, yb, l2):
+    """A cheap sufficient condition for a finite loss: every per-sample cost below
+    ``max / (4 n)`` and every weight below ``sqrt(max / (4 P max(1, l2)))`` in magnitude (P
+    weights in all), so that neither the batch mean nor the L2 term can overflow. False
+    for every non-finite loss; only elementwise tests and boolean reductions, which XLA
+    fuses into the step (the float reduction behind the loss itself is what costs under
+    ``jax.vmap``). The forward pass is the same ops as the gradient's, merged by XLA."""
+    zs, _ = feedforward(net, params, xb)
+    c = cost.value(zs[-1], yb, net.layers[-1])
+    big = jnp.finfo(c.dtype).max
+    n_weights = sum(layer["W"].size for layer in params)
+    w_max = jnp.sqrt(big / (4 * n_weights * jnp.maximum(1, l2)))
+    return jnp.all(jnp.stack([jnp.all(jnp.abs(c) < big / (4 * max(c.size, 1)))]
+                             + [jnp.all(jnp.abs(layer["W"]) < w_max) for layer in params]))
 
 
 @partial(jax.jit, static_argnames=("net", "cost", "optimizer", "labels", "steps", "batch_size",
@@ -160,41 +167,80 @@ def _run(params, x, y, key, l2, values, *, net, cost, optimizer, labels, steps, 
          grad, guard, batch_sharding=None):
     """The unchecked kernel of :func:`fit`: ``(params, history, status)``.
 
-    With ``guard`` (:func:`_guarded`), ``status`` is the first step whose loss was non-finite
-    (``steps``: the last update broke the params; -1: none), and params are the last finite
-    ones. Without, the loop is plain -- every per-step ``where`` of the guard costs, and on a
-    tiny net it keeps XLA from fusing the whole step -- and ``status`` says whether the
-    final params are finite.
+    The training loop is always the plain one, ``(params, opt_state)`` and nothing else
+    carried: per-step ``where``s on the state cost, and on a tiny net they keep XLA from
+    fusing the whole step. Without ``guard``, ``status`` says whether the final params are
+    finite (:func:`fit` checks the history on the host: a reduction over it here adds
+    about 60 ms of compile time on W1).
+
+    With ``guard``, the same loop also raises an alarm at the first step whose loss might
+    be non-finite (:func:`_surely_finite` fails) and when the final params are non-finite.
+    A run with an alarm is replayed from the start with the bookkeeping of
+    :func:`_guarded` (a ``while`` loop of ``steps`` iterations for such runs, 0 for the
+    others -- so under ``jax.vmap`` it costs nothing unless some run alarmed). ``status``
+    is then the first step whose loss was non-finite (``steps``: the last update broke the
+    params; -1: none), params are the last finite ones and the history is NaN from that
+    step on; a run without an alarm provably has a finite loss at every step, so the
+    bookkeeping would not have changed it, and it keeps the plain loop's results. A one-step run
+    (``steps == 1``, e.g. ``fit`` called once per step inside a user's ``scan``) has no loop
+    to keep small and takes the bookkeeping directly: one copy of the step, half the
+    compile time.
     """
     TRACES["fit"] += 1
     tx = transform(optimizer, values, labels)
     update = _updater(net, cost, grad, tx, labels, l2, batch_sharding)
-    step = _guarded(update) if guard else _plain(update)
     n = x.shape[0]
     per_epoch = None if batch_size is None else n // batch_size
 
-    def body(carry, i):
-        state, perm = carry
+    def batch(i, perm):
         if batch_size is None:
-            xb, yb = x, y
-        else:  # a new permutation at the start of each epoch, then consecutive slices of it
-            epoch, j = i // per_epoch, i % per_epoch
-            perm = jax.lax.cond(j == 0, lambda: _permutation(key, epoch, n), lambda: perm)
-            idx = jax.lax.dynamic_slice_in_dim(perm, j * batch_size, batch_size)
-            xb, yb = x[idx], y[idx]
-        state, loss = step(state, xb, yb, i)
-        return (state, perm), loss
+            return x, y, perm
+        # a new permutation at the start of each epoch, then consecutive slices of it
+        epoch, j = i // per_epoch, i % per_epoch
+        perm = jax.lax.cond(j == 0, lambda: _permutation(key, epoch, n), lambda: perm)
+        idx = jax.lax.dynamic_slice_in_dim(perm, j * batch_size, batch_size)
+        return x[idx], y[idx], perm
 
-    state = (params, tx.init(params))
-    if guard:
-        state += (params, jnp.asarray(-1, jnp.int32))
+    def body(carry, i):
+        (params, opt_state), perm, alarm = carry
+        xb, yb, perm = batch(i, perm)
+        if guard:
+            alarm = alarm | ~_surely_finite(net, cost, params, xb, yb, l2)
+        loss, params, opt_state = update(params, opt_state, xb, yb)
+        return ((params, opt_state), perm, alarm), loss
+
     perm = None if batch_size is None else jnp.zeros((n,), jnp.int32)
-    steps_index = None if batch_size is None and not guard else jnp.arange(steps, dtype=jnp.int32)
-    (state, _), history = jax.lax.scan(body, (state, perm), steps_index, length=steps)
+    opt_state = tx.init(params)
+    step = _guarded(update)
+    if guard and steps == 1:  # no loop to keep small: the bookkeeping directly, one program
+        xb, yb, _ = batch(jnp.asarray(0, jnp.int32), perm)
+        state, loss = step((params, opt_state, params, jnp.asarray(-1, jnp.int32)), xb, yb,
+                           jnp.asarray(0, jnp.int32))
+        params, _, _, bad = _settle(state, steps)
+        return params, loss[None], bad
+    alarm = jnp.asarray(False) if guard else None
+    steps_index = None if batch_size is None else jnp.arange(steps, dtype=jnp.int32)
+    ((final, _), _, alarm), history = jax.lax.scan(body, ((params, opt_state), perm, alarm),
+                                                   steps_index, length=steps)
+    finite = _all_finite(final)
     if not guard:
-        return state[0], history, _all_finite(state[0])
-    params, _, _, bad = _settle(state, steps)
-    return params, history, bad
+        return final, history, finite
+
+    def replay(carry):
+        i, state, perm, losses = carry
+        xb, yb, perm = batch(i, perm)
+        state, loss = step(state, xb, yb, i)
+        return i + 1, state, perm, jax.lax.dynamic_update_index_in_dim(losses, loss, i, 0)
+
+    alarm = alarm | ~finite
+    count = jnp.where(alarm, steps, 0)
+    start = (jnp.asarray(0, jnp.int32), (params, opt_state, params, jnp.asarray(-1, jnp.int32)),
+             perm, history)
+    _, state, _, replayed = jax.lax.while_loop(lambda c: c[0] < count, replay, start)
+    last, _, _, bad = _settle(state, steps)
+    pick = lambda a, b: jnp.where(alarm, a, b)
+    return (jax.tree_util.tree_map(pick, last, final), replayed,
+            pick(bad, jnp.asarray(-1, jnp.int32)))
 
 
 def fit(net, params, x, y, cost, optimizer, steps, batch_size=None, grad="manual", key=None,
@@ -234,7 +280,10 @@ def fit(net, params, x, y, cost, optimizer, steps, batch_size=None, grad="manual
 
     Called on concrete arrays, ``fit`` runs the plain compiled loop and checks the result;
     only if it diverged does it run again with per-step bookkeeping (a second program) to
-    recover the last finite parameters. Under ``jit``/``vmap`` the bookkeeping is always on.
+    recover the last finite parameters. Under ``jit``/``vmap`` the plain loop also tests a
+    cheap sufficient condition for a finite loss at every step, and only a run that fails
+    it (or ends with non-finite params) is replayed with the bookkeeping, in the same
+    program; the results are those of the bookkeeping either way.
     """
     fn = "fit"
     params, cost, x, y, l2, static, values, rate, labels = _common(
