@@ -213,3 +213,26 @@ def test_demo_table_states_its_conditions_and_plots(tmp_path, capsys):
 def test_demo_rejects_bad_options(capsys):
     assert demo.main(["--runs", "0"]) == 2
     assert "runs must be an int > 0, got 0" in capsys.readouterr().err
+
+
+def test_default_sweep_takes_the_runs_last_path(monkeypatch):
+    """The fast path must really be taken for the demo's nets: a jax upgrade that breaks the
+    interpreter would otherwise only make the sweep slower, silently."""
+    calls = []
+    train_one = sweep.train_one
+    monkeypatch.setattr(sweep, "train_one", lambda *a, **k: calls.append(1) or train_one(*a, **k))
+    sweep._train_many.clear_cache()
+    try:
+        for width in (2, 8):
+            net = jaxbp.MLP((2, width, 1))
+            params_batch = sweep.init_batch(net, jax.random.key(0), 4, "uniform")
+            for cost in ("quadratic", "cross_entropy"):
+                sweep.train_many(net, params_batch, X, Y, cost, 0.5, 3)
+    finally:
+        sweep._train_many.clear_cache()
+    assert not calls
+
+
+def test_wilson_interval_takes_a_jax_count():
+    assert sweep.wilson_interval(jnp.sum(jnp.array([True, True, False])), 3) == \
+        sweep.wilson_interval(2, 3)

@@ -483,3 +483,13 @@ def test_mesh_of_one_device_changes_nothing():
     _, he = train.fit_epochs(NET, params64(), x, y, "quadratic", 0.5, 2, 3, jax.random.key(0),
                              mesh=parallel.make_mesh(1))
     assert he.losses.shape == (2, 3) and np.isfinite(he.losses).all()
+
+
+def test_fit_epochs_inside_jit_with_everything_closed_over_is_a_clear_error():
+    net = jaxbp.MLP((2, 2, 1))
+    params = net.init(jax.random.key(0))
+    x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
+    y = np.array([[0], [1], [1], [0]], np.float32)
+    with pytest.raises(TypeError, match=r"fit_epochs: .*cannot run inside jax\.jit"):
+        jax.jit(lambda: train.fit_epochs(net, params, x, y, "quadratic", 0.5, 2, 2,
+                                         jax.random.key(0), progress=False))()

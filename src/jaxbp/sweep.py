@@ -91,6 +91,8 @@ def wilson_interval(k, n, z=1.959963984540054):
     Unlike ``p +- z sqrt(p (1-p) / n)`` it stays inside [0, 1] and is not empty at k = 0 or n.
     """
     for name, v in (("k", k), ("n", n)):
+        if hasattr(v, "ndim") and v.ndim == 0 and jnp.issubdtype(v.dtype, jnp.integer):
+            v = int(v)  # e.g. res.solved.sum()
         if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
             raise TypeError(f"wilson_interval: {name} must be an int, got {type(v).__name__}")
     if n <= 0 or not 0 <= k <= n:
@@ -155,7 +157,8 @@ def train_many(net, params_batch, x, y, cost, lr, steps, threshold=0.5):
       threshold: the success criterion's boundary (0.5 for sigmoid outputs, 0/1 targets).
 
     Returns:
-      :class:`ManyResult`. Runs are independent: run r equals ``jaxbp.fit`` on run r alone.
+      :class:`ManyResult`. Runs are independent: run r equals ``jaxbp.fit`` on run r alone,
+      up to floating-point rounding (the unrolled sums add in another order than XLA's dot).
     """
     if not isinstance(net, MLP):
         raise TypeError(f"train_many: net must be a jaxbp.MLP, got {type(net).__name__}")

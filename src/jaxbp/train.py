@@ -316,7 +316,7 @@ def fit(net, params, x, y, cost, optimizer, steps, batch_size=None, grad="manual
 
 
 def _traced(tree):
-    return any(isinstance(a, jax.core.Tracer) for a in jax.tree_util.tree_leaves(tree))
+    return not _checks.is_concrete(tree)
 
 
 # --- fit_epochs: Nielsen's SGD ----------------------------------------------------------------
@@ -449,10 +449,11 @@ def fit_epochs(net, params, x, y, cost, optimizer, epochs, batch_size, key, *, t
     if mesh is not None:
         from .parallel import place_for_fit
         params, x, y, batch_sharding = place_for_fit(fn, mesh, params, x, y, batch_size)
+    not_here = TypeError(f"{fn}: params, x and y must be concrete arrays, got traced values; "
+                         f"{fn} loops over epochs in Python and cannot run inside jax.jit or "
+                         f"jax.vmap (vmap jaxbp.fit instead)")
     if _traced((params, x, y)):
-        raise TypeError(f"{fn}: params, x and y must be concrete arrays, got traced values; "
-                        f"{fn} loops over epochs in Python and cannot run inside jax.jit or "
-                        f"jax.vmap (vmap jaxbp.fit instead)")
+        raise not_here
 
     opt_state = transform(static, values, labels).init(params)
     static_args = dict(net=net, cost=cost, optimizer=static, labels=labels,
@@ -469,6 +470,8 @@ def fit_epochs(net, params, x, y, cost, optimizer, epochs, batch_size, key, *, t
     records, bad = [], -1
     for e in range(epochs):
         params, opt_state, last, bad, *record = _epoch(*args(e), **static_args)
+        if _traced(bad):  # everything was closed over by an enclosing jax.jit
+            raise not_here
         records.append(jax.device_get(record))
         bad = int(bad)
         if progress:
