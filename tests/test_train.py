@@ -493,3 +493,15 @@ def test_fit_epochs_inside_jit_with_everything_closed_over_is_a_clear_error():
     with pytest.raises(TypeError, match=r"fit_epochs: .*cannot run inside jax\.jit"):
         jax.jit(lambda: train.fit_epochs(net, params, x, y, "quadratic", 0.5, 2, 2,
                                          jax.random.key(0), progress=False))()
+
+
+def test_debug_names_the_operation_that_makes_the_first_nan():  # E15's opt-in debug mode
+    net = jaxbp.MLP((1, 1), output="identity")
+    params = ({"W": jnp.ones((1, 1), jnp.float32), "b": jnp.zeros(1, jnp.float32)},)
+    x, y = np.array([[1e20]], np.float32), np.array([[0.0]], np.float32)
+    # (1e20 - 0)**2 overflows to inf; the gradient step then makes inf - inf = nan.
+    with pytest.raises(FloatingPointError, match=r"invalid value \(nan\) encountered in") as info:
+        jaxbp.fit(net, params, x, y, "quadratic", 1.0, steps=3, debug=True)
+    assert not isinstance(info.value, jaxbp.NonFiniteError)
+    with pytest.raises(jaxbp.NonFiniteError):
+        jaxbp.fit(net, params, x, y, "quadratic", 1.0, steps=3)

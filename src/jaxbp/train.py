@@ -244,7 +244,7 @@ def _run(params, x, y, key, l2, values, *, net, cost, optimizer, labels, steps, 
 
 
 def fit(net, params, x, y, cost, optimizer, steps, batch_size=None, grad="manual", key=None,
-        l2=0.0, trainable=None, on_diverge="raise", mesh=None):
+        l2=0.0, trainable=None, on_diverge="raise", mesh=None, debug=False):
     """Train ``params`` for ``steps`` optimizer updates; returns ``(params, history)``.
 
     The whole run is one compiled ``lax.scan``; ``history[i]`` is the loss of the batch used
@@ -277,6 +277,9 @@ def fit(net, params, x, y, cost, optimizer, steps, batch_size=None, grad="manual
         ``jnp.isnan(history[-1])``.
       mesh: a ``jax.sharding.Mesh`` with a ``"data"`` axis for data-parallel training
         (:mod:`jaxbp.parallel`); None for one device.
+      debug: run under ``jax.debug_nans``: the first operation inside the step that makes a
+        NaN raises ``FloatingPointError`` naming it (slow -- jax re-runs the program op by
+        op -- and meant for finding where a NaN comes from).
 
     Called on concrete arrays, ``fit`` runs the plain compiled loop and checks the result;
     only if it diverged does it run again with per-step bookkeeping (a second program) to
@@ -285,6 +288,10 @@ def fit(net, params, x, y, cost, optimizer, steps, batch_size=None, grad="manual
     it (or ends with non-finite params) is replayed with the bookkeeping, in the same
     program; the results are those of the bookkeeping either way.
     """
+    if debug:
+        with jax.debug_nans(True):
+            return fit(net, params, x, y, cost, optimizer, steps, batch_size, grad, key, l2,
+                       trainable, on_diverge, mesh)
     fn = "fit"
     params, cost, x, y, l2, static, values, rate, labels = _common(
         fn, net, params, x, y, cost, optimizer, l2, grad, trainable, on_diverge)
