@@ -247,8 +247,8 @@ def test_labels_minus_one_regex_from_spec():
     (-1.0, ValueError, r"got -1\.0"),
     (float("nan"), ValueError, r"got nan"),
     (float("inf"), ValueError, r"got inf"),
-    ("1", TypeError, r"perceptron\.fit: lr must be a finite float > 0, got '1'"),
-    (True, TypeError, r"got True"),
+    ("1", TypeError, r"perceptron\.fit: lr must be a finite float > 0, got str '1'"),
+    (True, TypeError, r"got bool True"),
 ])
 def test_bad_lr(lr, err, match):
     x, y = gates.truth_table("and")

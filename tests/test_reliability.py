@@ -114,7 +114,7 @@ def test_E8_unknown_cost_with_hint():
 
 @pytest.mark.parametrize("l2, exc, shown", [(-0.1, ValueError, r"-0\.1"), (float("nan"), ValueError, "nan"),
                                             (float("inf"), ValueError, "inf"),
-                                            ("0.1", TypeError, "'0.1'"), (True, TypeError, "True")])
+                                            ("0.1", TypeError, "str '0.1'"), (True, TypeError, "bool True")])
 def test_E9_bad_l2(l2, exc, shown):
     with pytest.raises(exc, match=rf"^backprop: l2 must be a finite float >= 0, got {shown}"):
         jaxbp.backprop(NET, PARAMS, X, Y, "quadratic", l2=l2)

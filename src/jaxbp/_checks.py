@@ -131,15 +131,37 @@ def resolve_cost(fn, cost, output):
     return cost
 
 
+def check_number(fn, name, value, rule, ok):
+    """A real scalar (Python, numpy or jax) for which ``ok(float(value))`` holds, as a float;
+    ``rule`` says what is expected (``"a finite float > 0"``). Traced values pass unchecked."""
+    if isinstance(value, jax.core.Tracer):
+        return value
+    if isinstance(value, (bool, np.bool_)) or \
+            not isinstance(value, (numbers.Real, np.ndarray, np.generic, jax.Array)) \
+            or np.ndim(value) != 0 or not np.issubdtype(np.asarray(value).dtype, np.number) \
+            or np.iscomplexobj(value):
+        raise TypeError(f"{fn}: {name} must be {rule}, got {type(value).__name__} {value!r}")
+    if not ok(float(value)):
+        raise ValueError(f"{fn}: {name} must be {rule}, got {float(value)}")
+    return float(value)
+
+
+POSITIVE = ("a finite float > 0", lambda v: np.isfinite(v) and v > 0)
+NON_NEGATIVE = ("a finite float >= 0", lambda v: np.isfinite(v) and v >= 0)
+
+
+def check_positive_int(fn, name, value, upper=None):
+    """An int in [1, upper] (``bool`` is not an int here)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{fn}: {name} must be an int, got {type(value).__name__} {value!r}")
+    if value <= 0 or (upper is not None and value > upper):
+        rng = f"in [1, {upper}]" if upper is not None else "> 0"
+        raise ValueError(f"{fn}: {name} must be an int {rng}, got {value}")
+    return int(value)
+
+
 def check_l2(fn, l2):
-    if isinstance(l2, jax.core.Tracer):
-        return l2
-    if isinstance(l2, (bool, np.bool_)) or not isinstance(l2, (numbers.Real, np.ndarray, jax.Array)) \
-            or np.ndim(l2) != 0:
-        raise TypeError(f"{fn}: l2 must be a finite float >= 0, got {l2!r}")
-    if not (np.isfinite(float(l2)) and float(l2) >= 0):
-        raise ValueError(f"{fn}: l2 must be a finite float >= 0, got {float(l2)}")
-    return l2
+    return check_number(fn, "l2", l2, *NON_NEGATIVE)
 
 
 def check_float_dtype(fn, dtype):

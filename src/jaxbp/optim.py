@@ -25,7 +25,6 @@ from ``optax.linear_schedule``). A schedule is part of the static description (a
 schedule object compiles a new program); a number is not.
 """
 import difflib
-import math
 import numbers
 from typing import Any, NamedTuple, Tuple
 
@@ -37,8 +36,7 @@ import optax
 from . import _checks
 
 _UNIT = ("in [0, 1)", lambda v: 0 <= v < 1)
-_POSITIVE = ("a finite float > 0", lambda v: math.isfinite(v) and v > 0)
-_NON_NEGATIVE = ("a finite float >= 0", lambda v: math.isfinite(v) and v >= 0)
+_POSITIVE, _NON_NEGATIVE = _checks.POSITIVE, _checks.NON_NEGATIVE
 
 # name -> (optax factory, {hyper-parameter: (default, rule)}, fixed flags, settable flags)
 SPECS = {
@@ -64,20 +62,7 @@ def check_learning_rate(fn, learning_rate):
     """A finite float > 0, or a schedule (any callable) (E29). Traced values pass unchecked."""
     if callable(learning_rate):
         return learning_rate
-    return _check_number(fn, "learning_rate", learning_rate, *_POSITIVE)
-
-
-def _check_number(fn, name, value, rule, ok):
-    if isinstance(value, jax.core.Tracer):
-        return value
-    if isinstance(value, (bool, np.bool_)) or \
-            not isinstance(value, (numbers.Real, np.ndarray, np.generic, jax.Array)) \
-            or np.ndim(value) != 0 or not np.issubdtype(np.asarray(value).dtype, np.number) \
-            or np.iscomplexobj(value):
-        raise TypeError(f"{fn}: {name} must be {rule}, got {type(value).__name__} {value!r}")
-    if not ok(float(value)):
-        raise ValueError(f"{fn}: {name} must be {rule}, got {float(value)}")
-    return float(value)
+    return _checks.check_number(fn, "learning_rate", learning_rate, *_POSITIVE)
 
 
 class Optimizer(NamedTuple):
@@ -184,7 +169,7 @@ def optimizer(name, learning_rate, **hparams):
     flags = dict(flag_spec)
     for key, value in hparams.items():
         if key in spec:
-            values[key] = _check_number(fn, f"{name} {key}", value, *spec[key][1])
+            values[key] = _checks.check_number(fn, f"{name} {key}", value, *spec[key][1])
         elif key in flags:
             if not isinstance(value, (bool, np.bool_)):
                 raise TypeError(f"{fn}: {name} {key} must be a bool, got {type(value).__name__}")

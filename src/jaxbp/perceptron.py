@@ -21,7 +21,6 @@ weights after each epoch with those at the start of every earlier epoch and stop
 ``cycled=True`` at the first exact repeat: the rule is deterministic, so from there it loops
 forever. That way "never converges" is shown, not inferred from running out of epochs.
 """
-import numbers
 from functools import partial
 from typing import NamedTuple
 
@@ -211,19 +210,8 @@ def _prepare_labels(fn, y, n, dtype):
 
 
 def _check_lr(fn, lr):
-    if isinstance(lr, jax.core.Tracer):
-        return lr
-    if isinstance(lr, (bool, np.bool_)) or not isinstance(lr, (numbers.Real, np.ndarray, jax.Array)) \
-            or np.ndim(lr) != 0:
-        raise TypeError(f"{fn}: lr must be a finite float > 0, got {lr!r}")
-    if not (np.isfinite(float(lr)) and float(lr) > 0):
-        raise ValueError(f"{fn}: lr must be a finite float > 0, got {float(lr)}")
-    return lr
+    return _checks.check_number(fn, "lr", lr, *_checks.POSITIVE)
 
 
 def _check_int(fn, name, value):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{fn}: {name} must be an int, got {type(value).__name__} {value!r}")
-    if value <= 0:
-        raise ValueError(f"{fn}: {name} must be an int > 0, got {value}")
-    return int(value)
+    return _checks.check_positive_int(fn, name, value)

@@ -18,7 +18,6 @@ every sample is used exactly once per epoch. When ``batch_size`` does not divide
 that epoch out); :func:`fit_epochs` by default trains on them as one shorter batch, which is
 the second (and last) batch shape it compiles.
 """
-import numbers
 import time
 from functools import partial
 from typing import NamedTuple, Optional
@@ -48,15 +47,6 @@ def _manual(net, cost, params, x, y, l2):
 
 
 _GRAD_FNS = {"manual": _manual, "autodiff": _value_and_grad}
-
-
-def check_positive_int(fn, name, value, upper=None):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{fn}: {name} must be an int, got {type(value).__name__} {value!r}")
-    if value <= 0 or (upper is not None and value > upper):
-        rng = f"in [1, {upper}]" if upper is not None else "> 0"
-        raise ValueError(f"{fn}: {name} must be an int {rng}, got {value}")
-    return int(value)
 
 
 def _common(fn, net, params, x, y, cost, optimizer, l2, grad, trainable, on_diverge):
@@ -142,6 +132,8 @@ def _diverged(fn, k, steps, losses, rate, where=""):
             else f"non-finite parameters after the last step{where}")
     return f"{fn}: {what} ({rate}); {last}. Try a smaller learning rate."
 
+
+check_positive_int = _checks.check_positive_int
 
 # --- fit ------------------------------------------------------------------------------------
 
