@@ -223,3 +223,16 @@ def test_relu_derivative_is_zero_at_zero_like_jax():  # E28
     _, manual = jaxbp.backprop(net, params, x, y, "cross_entropy")
     _, auto = jaxbp.autodiff(net, params, x, y, "cross_entropy")
     assert_grads_match(manual, auto, rtol=1e-12, atol=0)
+
+
+def test_readme_table_points_at_the_equations():
+    """The README's BP1-BP4 table links to line numbers: they must stay right."""
+    import pathlib
+    import re
+    root = pathlib.Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    lines = (root / "src/jaxbp/backprop.py").read_text().splitlines()
+    for eq in ("BP1", "BP2", "BP3", "BP4"):
+        row = next(r for r in readme.splitlines() if r.startswith(f"| {eq} |"))
+        number = int(re.search(r"backprop\.py#L(\d+)", row).group(1))
+        assert lines[number - 1].rstrip().endswith(f"# {eq}"), (eq, number)
