@@ -59,32 +59,29 @@ def _best_time(fn, inner):
     return best / inner
 
 
-def gemm_numpy(shapes, dtype="float32"):
-    rng = np.random.default_rng(0)
+def _gemm_eager(shapes, operands, matmul):
+    """Per-shape time of ``matmul`` on ``operands(m, k, n)``, repeated to ~2e7 FLOP."""
     out = {}
     for m, k, n in shapes:
-        a, b = rng.random((m, k), dtype=dtype), rng.random((k, n), dtype=dtype)
+        a, b = operands(m, k, n)
         reps = max(1, int(2e7 // (2 * m * k * n + 1)))
 
         def loop():
             for _ in range(reps):
-                np.matmul(a, b)
+                matmul(a, b)
         out[f"{m}x{k}x{n}"] = _best_time(loop, reps)
     return out
+
+
+def gemm_numpy(shapes, dtype="float32"):
+    rng = np.random.default_rng(0)
+    return _gemm_eager(shapes, lambda m, k, n: (rng.random((m, k), dtype=dtype),
+                                                rng.random((k, n), dtype=dtype)), np.matmul)
 
 
 def gemm_torch(shapes):
     import torch
-    out = {}
-    for m, k, n in shapes:
-        a, b = torch.rand(m, k), torch.rand(k, n)
-        reps = max(1, int(2e7 // (2 * m * k * n + 1)))
-
-        def loop():
-            for _ in range(reps):
-                torch.mm(a, b)
-        out[f"{m}x{k}x{n}"] = _best_time(loop, reps)
-    return out
+    return _gemm_eager(shapes, lambda m, k, n: (torch.rand(m, k), torch.rand(k, n)), torch.mm)
 
 
 def gemm_jax(shapes):
