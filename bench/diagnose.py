@@ -1,4 +1,4 @@
-"""Where does ``jaxbp.fit``'s time go? ``python -m bench.diagnose [W1 W3 W4 W5] [--grad G]``
+"""Where does ``jaxbp.fit``'s time go? ``python -m bench.diagnose [W1 W3 W4 W5] [--grad G] [--profile]``
 
 Builds the training loop up from the hand-fused reference to what ``fit`` does, one
 feature at a time, and times each rung (median -- or with ``--best`` the minimum -- of 7
@@ -21,6 +21,7 @@ and ``jax.jit(jax.vmap(fit))`` -- as called (params only; the traced divergence 
 without the guard (``_run(guard=False)``), and returning the history too.
 """
 import argparse
+import os
 import sys
 import time
 from functools import partial
@@ -154,6 +155,57 @@ def diagnose_w2(quick=False):
     return w, rows
 
 
+def profile_fit(wid, grad="manual", quick=False):
+    """Per-operation time of one ``fit`` call (XLA's own trace events), as rows
+    ``(operation, µs per step, what it computes)``: which kernels the step spends its time in.
+    Needs ``--xla_cpu_enable_xprof_traceme=true`` in XLA_FLAGS before jax starts (``main``
+    sets it for ``--profile``)."""
+    import collections
+    import glob
+    import re
+    import shutil
+    import tempfile
+    from jax._src.lib import _profile_data
+    from jaxbp import _checks, train
+    from jaxbp.optim import resolve
+    w = wl.specs(quick=quick)[wid]
+    x, y, *_ = wl.data(w)
+    net = jaxbp.MLP(w.sizes, "sigmoid", w.output)
+    params = tuple({"W": jnp.asarray(W), "b": jnp.asarray(b)} for W, b in wl.init_params(w))
+    xj, yj = jnp.asarray(x), jnp.asarray(y)
+    key = jax.random.key(w.seed) if w.batch else None
+    cost, xc, yc, l2 = _checks.prepare("fit", net, params, xj, yj, w.cost)
+    static, values, _ = resolve("fit", w.lr, xc.dtype)
+    hlo = train._run.lower(params, xc, yc, key, l2, values, net=net, cost=cost,
+                           optimizer=static, labels=None, steps=w.steps, batch_size=w.batch,
+                           grad=grad, guard=False).compile().as_text()
+    what = {}
+    for m in re.finditer(r"%([\w.-]+) = (\S+) .*?op_name=\"([^\"]*)\"", hlo):
+        what[m.group(1)] = f"{m.group(2)} {m.group(3).split('/')[-1]}"
+
+    def call():
+        kwargs = dict(batch_size=w.batch, key=key) if w.batch else {}
+        return jaxbp.fit(net, params, xj, yj, w.cost, w.lr, w.steps, grad=grad, **kwargs)
+    jax.block_until_ready(call())
+    folder = tempfile.mkdtemp()
+    try:
+        jax.profiler.start_trace(folder)
+        jax.block_until_ready(call())
+        jax.profiler.stop_trace()
+        data = _profile_data.ProfileData.from_file(
+            glob.glob(f"{folder}/**/*.xplane.pb", recursive=True)[-1])
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    total = collections.Counter()
+    for plane in data.planes:
+        for line in plane.lines:
+            if line.name.startswith("tf_XLA"):
+                for ev in line.events:
+                    if ev.name in what:
+                        total[ev.name] += ev.duration_ns
+    return w, [(name, ns / w.steps / 1e3, what[name]) for name, ns in total.most_common(12)]
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m bench.diagnose")
     p.add_argument("workloads", nargs="*", default=["W1", "W4", "W5"],
@@ -161,9 +213,21 @@ def main(argv=None):
     p.add_argument("--grad", default="manual", choices=("manual", "autodiff"))
     p.add_argument("--quick", action="store_true")
     p.add_argument("--best", action="store_true", help="minimum of 7 instead of the median")
+    p.add_argument("--profile", action="store_true",
+                   help="per-operation time of one fit call (XLA trace events) instead")
     args = p.parse_args(argv)
     global BEST
     BEST = args.best
+    if args.profile:
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
+                                   + " --xla_cpu_enable_xprof_traceme=true")
+        for wid in args.workloads:
+            w, rows = profile_fit(wid.upper(), args.grad, args.quick)
+            print(f"\n{wid}: one fit call, {w.steps} steps, per-operation time (grad={args.grad})")
+            print("| XLA operation | µs per step | result, op |\n|---|---|---|")
+            for name, us, what in rows:
+                print(f"| `{name}` | {us:.1f} | `{what}` |")
+        return 0
     for wid in args.workloads:
         if wid.upper() == "W2":
             w, rows = diagnose_w2(args.quick)

@@ -1,6 +1,8 @@
 """What is achievable: plain SGD hand-fused into one ``jit`` + ``lax.scan`` over the same math
 (BP1-BP4 for sigmoid layers, quadratic or softmax-CE cost), with nothing else in the loop
-body -- no optimizer state, no divergence bookkeeping, no loss history.
+body -- no optimizer state, no divergence bookkeeping, no loss history. BP4's product
+uses jaxbp's layout choice (``jaxbp.backprop._at_b``), so the two differ only in what
+``fit`` adds around the same arithmetic.
 
 For the sweep W2 the runs go on the *last* axis (params ``(n_in, n_out, runs)``) and each
 tiny matmul is unrolled into broadcast multiply-adds, so every operation is a vector
@@ -12,6 +14,8 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from jaxbp.backprop import _at_b   # a.T @ delta in XLA:CPU's faster layout for big layers
 
 
 def _grads(params, x, y, output, cost, train_b):
@@ -26,7 +30,7 @@ def _grads(params, x, y, output, cost, train_b):
     n = x.shape[0]
     grads = [None] * len(params)
     for l in reversed(range(len(params))):
-        gW = acts[l].T @ delta / n                                                   # BP4
+        gW = _at_b(acts[l], delta) / n                                               # BP4
         gb = jnp.mean(delta, axis=0) if train_b else jnp.zeros_like(params[l][1])    # BP3
         grads[l] = (gW, gb)
         if l:

@@ -36,12 +36,12 @@ def _fit_kwargs(w):
 
 def fit_permutations(w):
     """The permutations ``jaxbp.fit`` draws for ``w``, by the scheme its docstring documents:
-    epoch e visits the samples in the order
-    ``jax.random.permutation(jax.random.fold_in(key, e), n)``. Every peer trains on the
-    same mini-batches; :func:`check_permutations` verifies the replica against ``fit``."""
+    epoch e visits the samples in the order ``jaxbp.shuffle.epoch_order(key, e, n)``. Every
+    peer trains on the same mini-batches; :func:`check_permutations` verifies the replica
+    against ``fit``."""
     key = jax.random.key(w.seed)
     epochs = -(-w.steps // w.per_epoch)
-    return np.stack([np.asarray(jax.random.permutation(jax.random.fold_in(key, e), n_train(w)))
+    return np.stack([np.asarray(jaxbp.shuffle.epoch_order(key, e, n_train(w)))
                      for e in range(epochs)])
 
 

@@ -5,7 +5,8 @@ at the best rate measured here for it.
          + elementwise FLOPs / vector rate + sigmoids / sigmoid rate``
 
 * GEMM rates are measured per shape, in every library the bench runs (XLA inside a compiled
-  loop, NumPy's BLAS, PyTorch's), and the best is kept.
+  loop, in each of its 8 operand/result layouts; NumPy's BLAS; PyTorch's), and the best is
+  kept.
 * The vector rate is a chain of fused multiply-adds over an in-cache float32 array the
   size of the workload's activations, the transcendental rate likewise (both in XLA, inside
   a compiled loop, so no dispatch is counted). The transcendental is the one the
@@ -84,20 +85,46 @@ def gemm_torch(shapes):
     return _gemm_eager(shapes, lambda m, k, n: (torch.rand(m, k), torch.rand(k, n)), torch.mm)
 
 
+def _formulations(m, k, n):
+    """Every way XLA can be asked for the product C = A @ B (m x k x n): A stored (m, k) or
+    (k, m), B stored (k, n) or (n, k), and the result written as C (m, n) or as its
+    transpose (n, m) -- XLA's CPU kernels differ by up to 2x between them (jaxbp's BP4
+    writes the transpose). As ``(name, shape_a, shape_b, fn)``; all are the same FLOPs."""
+    import jax
+    out = []
+    for a_t in (False, True):
+        for b_t in (False, True):
+            for c_t in (False, True):
+                dn = (((0 if a_t else 1,), (1 if b_t else 0,)), ((), ()))   # contracted axes
+                if c_t:
+                    fn = lambda a, b, dn=dn: jax.lax.dot_general(b, a, (dn[0][::-1], dn[1]))
+                else:
+                    fn = lambda a, b, dn=dn: jax.lax.dot_general(a, b, dn)
+                name = f"{'A.T' if a_t else 'A'}{'B.T' if b_t else 'B'}{'->C.T' if c_t else ''}"
+                out.append((name, (k, m) if a_t else (m, k), (n, k) if b_t else (k, n), fn))
+    return out
+
+
 def gemm_jax(shapes):
     """Per-shape GEMM time inside a compiled loop (4 different left operands, so XLA cannot
-    hoist the product out of the loop)."""
+    hoist the product out of the loop), the fastest of :func:`_formulations`; also which
+    formulation that was (``{"mxkxn": seconds}``, ``{"mxkxn": name}``)."""
     import jax
     import jax.numpy as jnp
-    out = {}
+    out, how = {}, {}
     for m, k, n in shapes:
-        a = jax.random.uniform(jax.random.key(0), (4, m, k), jnp.float32)
-        b = jax.random.uniform(jax.random.key(1), (k, n), jnp.float32)
         reps = max(8, int(2e7 // (2 * m * k * n + 1)))
-        f = jax.jit(lambda a, b: jax.lax.fori_loop(
-            0, reps, lambda i, acc: acc + a[i % 4] @ b, jnp.zeros((m, n), jnp.float32)))
-        out[f"{m}x{k}x{n}"] = _best_time(lambda: f(a, b).block_until_ready(), reps)
-    return out
+        for name, sa, sb, fn in _formulations(m, k, n):
+            a = jax.random.uniform(jax.random.key(0), (4,) + sa, jnp.float32)
+            b = jax.random.uniform(jax.random.key(1), sb, jnp.float32)
+            shape = jax.eval_shape(fn, a[0], b).shape
+            f = jax.jit(lambda a, b, fn=fn, shape=shape: jax.lax.fori_loop(
+                0, reps, lambda i, acc: acc + fn(a[i % 4], b), jnp.zeros(shape, jnp.float32)))
+            t = _best_time(lambda: f(a, b).block_until_ready(), reps)
+            key = f"{m}x{k}x{n}"
+            if t < out.get(key, float("inf")):
+                out[key], how[key] = t, name
+    return out, how
 
 
 def vector_rates(size, width=8):
@@ -133,8 +160,8 @@ def measure_jax(workloads):
         n = w.batch or 4
         size = n * sum(w.sizes[1:]) * w.runs
         flops, exps = vector_rates(size)
-        out[wid] = {"vector_flops": flops, "exps": exps, "gemm_xla": gemm_jax(gemm_shapes(w))
-                    if wid == "W5" else {}}
+        gemm, how = gemm_jax(gemm_shapes(w)) if wid == "W5" else ({}, {})
+        out[wid] = {"vector_flops": flops, "exps": exps, "gemm_xla": gemm, "gemm_xla_how": how}
     return out
 
 

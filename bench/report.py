@@ -117,6 +117,7 @@ def _limits(data, specs, table):
         res = lim.limit(specs[wid], jax_side, gemm)
         res["fractions"] = {r["name"]: res["seconds"] / r["median"] for r in table[wid]}
         res["gemm_by_library"] = gemm if wid == "W5" else {}
+        res["gemm_xla_how"] = jax_side[wid].get("gemm_xla_how") or {}
         out[wid] = res
     return out
 
@@ -209,7 +210,8 @@ def markdown(s):
              + ("kept as set" if meta["keep_blas_env"] else "unset (jax workers: unchanged)"),
              f"- Load average before/after: {meta['load_before'][0]:.2f} / "
              f"{meta['load_after'][0]:.2f}; timed runs per cell: {meta['repeats']} after a "
-             f"first (compile/warm-up) call; bench wall time {meta['wall']:.0f} s ("
+             f"first (compile/warm-up) call, in rounds interleaving the implementations of "
+             f"a worker; bench wall time {meta['wall']:.0f} s ("
              + ", ".join(f"{g} {d['wall']:.0f} s" for g, d in meta.get("walls", {}).items())
              + ")", ""]
     for wid, rows in s["table"].items():
@@ -249,8 +251,14 @@ def markdown(s):
             lines += ["", "W5 GEMM time per shape (m x k x n, µs):", "",
                       "| library | " + " | ".join(next(iter(g.values()))) + " |",
                       "|---|" + "---|" * len(next(iter(g.values())))]
+            how = s["limits"]["W5"].get("gemm_xla_how") or {}
             for lib, times in g.items():
-                lines.append(f"| {lib} | " + " | ".join(f"{t * 1e6:.1f}" for t in times.values()) + " |")
+                lines.append(f"| {lib} | " + " | ".join(
+                    f"{t * 1e6:.1f}" + (f" (`{how[k]}`)" if lib == "XLA" and k in how else "")
+                    for k, t in times.items()) + " |")
+            if how:
+                lines += ["", "XLA: the fastest of its 8 layouts of each product (A or A.T "
+                          "stored, B or B.T stored, C or C.T written); in brackets, which."]
         lines.append("")
     lines += ["## Targets", "", "| target | measured | met |", "|---|---|---|"]
     for name, value, ok in s["targets"]:

@@ -5,9 +5,10 @@ permutations for W4/W5 and measures the XLA side of the limits), ``jax64`` (the 
 the float64 workload W3, run with ``JAX_ENABLE_X64=1``), ``numpy`` (both NumPy peers and
 pure Python), ``torch``, ``scaling`` (``bench.scaling.run``, if that module exists).
 
-For each implementation and workload: one untimed-for-the-median first call (its time is
-reported as the compile/first-call time), then ``repeats`` timed calls; the final
-parameters of the last call are evaluated by :func:`bench.workloads.evaluate`. Results go
+For each workload: one first call of every implementation (its time is reported as the
+compile/first-call time), then ``repeats`` rounds of timed calls, one call of each
+implementation per round (interleaved); the final parameters of the last call are
+evaluated by :func:`bench.workloads.evaluate`. Results go
 to ``OUTDIR/GROUP.json``.
 """
 import json
@@ -59,16 +60,11 @@ def _batches(w, outdir, group):
     return wl.batches(w, perms), False
 
 
-def time_calls(run, repeats):
+def timed(run):
+    """``(seconds, result)`` of one call."""
     t0 = time.perf_counter()
     out = run()
-    first = time.perf_counter() - t0
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = run()
-        times.append(time.perf_counter() - t0)
-    return first, times, out
+    return time.perf_counter() - t0, out
 
 
 def run_group(group, outdir, config):
@@ -86,6 +82,7 @@ def run_group(group, outdir, config):
         batches, perms = _batches(w, outdir, group)
         if perms is False:
             notes.append(f"{wid}: no permutations from the jax worker; peers used their own")
+        cells = []        # every (implementation, size) of this workload, run interleaved
         for name, (label, runners, slow) in variants.items():
             if wid not in runners:
                 continue
@@ -96,17 +93,36 @@ def run_group(group, outdir, config):
                 try:
                     run = runners[wid](cw, wl.init_params(cw), wl.data(cw),
                                        None if batches is None else batches[:cw.steps])
-                    first, times, params = time_calls(run, config["repeats"] if k == 0 else 0)
-                    result = wl.evaluate(cw, params)
+                    first, out = timed(run)
                 except Exception:
                     notes.append(f"{name} {wid}: {traceback.format_exc(limit=3)}")
                     continue
-                entry = {"label": label, "steps": cw.steps, "runs": cw.runs, "first": first,
-                         "times": times, "result": result}
-                key = wid if cw == w else f"{wid}-reduced"
-                results.setdefault(name, {})[key] = entry
-                print(f"  {group}: {name} {key} first {first:.3f}s"
-                      + (f" median {np.median(times):.4f}s" if times else ""), file=sys.stderr)
+                cells.append(dict(name=name, label=label, cw=cw, run=run, first=first, out=out,
+                                  times=[], repeats=config["repeats"] if k == 0 else 0,
+                                  key=wid if cw == w else f"{wid}-reduced"))
+        # Timed calls in rounds, one call of each implementation per round: a change of
+        # load on this shared machine then hits all of them alike, not whichever ran last.
+        for r in range(max((c["repeats"] for c in cells), default=0)):
+            for c in cells:
+                if r < c["repeats"]:
+                    try:
+                        t, c["out"] = timed(c["run"])
+                        c["times"].append(t)
+                    except Exception:
+                        notes.append(f"{c['name']} {wid}: {traceback.format_exc(limit=3)}")
+                        c["repeats"] = 0
+        for c in cells:
+            try:
+                result = wl.evaluate(c["cw"], c["out"])
+            except Exception:
+                notes.append(f"{c['name']} {wid}: {traceback.format_exc(limit=3)}")
+                continue
+            results.setdefault(c["name"], {})[c["key"]] = {
+                "label": c["label"], "steps": c["cw"].steps, "runs": c["cw"].runs,
+                "first": c["first"], "times": c["times"], "result": result}
+            print(f"  {group}: {c['name']} {c['key']} first {c['first']:.3f}s"
+                  + (f" median {np.median(c['times']):.4f}s" if c["times"] else ""),
+                  file=sys.stderr)
         if group == "jax32" and batches is not None:     # after timing: it compiles fit
             from . import impl_jaxbp
             info[f"perms_{wid}_match_fit"] = impl_jaxbp.check_permutations(

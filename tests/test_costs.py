@@ -91,3 +91,21 @@ def test_unservable_pairs_are_a_clear_error(output, cost):
 def test_costs_by_name_are_the_module_constants():
     assert jaxbp.COSTS == {"quadratic": jaxbp.quadratic, "cross_entropy": jaxbp.cross_entropy,
                            "softmax_cross_entropy": jaxbp.softmax_cross_entropy}
+
+
+def test_weight_decay_traced_l2_zero_and_nonzero_and_vmapped():
+    """The L2 term is skipped (lax.cond) when a traced l2 is 0 -- the value is the same as
+    the hand sum 0.5 * l2 * sum(W**2) either way, under jit, vmap and grad."""
+    from jaxbp.costs import weight_decay
+    params = ({"W": jnp.array([[1.0, -2.0]]), "b": jnp.array([5.0, 5.0])},
+              {"W": jnp.array([[3.0], [0.5]]), "b": jnp.array([7.0])})
+    squares = 1 + 4 + 9 + 0.25                               # weights only, by hand
+    f = jax.jit(weight_decay)
+    assert float(f(params, jnp.asarray(0.0))) == 0.0
+    np.testing.assert_allclose(float(f(params, jnp.asarray(0.1))), 0.05 * squares, rtol=1e-12)
+    many = jax.vmap(weight_decay, in_axes=(None, 0))(params, jnp.array([0.0, 0.1, 2.0]))
+    np.testing.assert_allclose(np.asarray(many), [0.0, 0.05 * squares, squares], rtol=1e-12)
+    g = jax.grad(lambda p: f(p, jnp.asarray(0.1)))(params)   # d/dW = l2 * W; biases 0
+    np.testing.assert_allclose(np.asarray(g[1]["W"]), 0.1 * np.array([[3.0], [0.5]]), rtol=1e-12)
+    assert float(jnp.sum(jnp.abs(g[0]["b"]))) == 0.0
+    assert float(weight_decay(params, 0.1)) == pytest.approx(0.05 * squares)   # plain float

@@ -166,6 +166,36 @@ def test_E14_empty_batch():
         jaxbp.backprop(NET, PARAMS, jnp.ones((0, 2)), jnp.ones((0, 1)), "quadratic")
 
 
+def test_E15_value_check_of_a_jax_array_runs_once():
+    """A jax array is immutable: once found finite it is not scanned again (fit on 60,000 x
+    784 inputs saves a 13 ms pass per call). A non-finite one is never remembered, and
+    a freed array is forgotten (its id may be reused)."""
+    import gc
+    from jaxbp import _checks
+    x, y = X + 0.0, np.asarray(Y)   # a new jax array; numpy targets
+    assert not _checks._known_finite(x)
+    jaxbp.backprop(NET, PARAMS, x, y, "quadratic")
+    assert _checks._known_finite(x)
+    calls = []
+    real = _checks.np.isfinite
+    try:
+        _checks.np.isfinite = lambda a: calls.append(np.shape(a)) or real(a)
+        jaxbp.backprop(NET, PARAMS, x, y, "quadratic")
+        assert (4, 1) in calls       # y (numpy, cast anew each call) is checked again
+        assert (4, 2) not in calls   # x is not
+    finally:
+        _checks.np.isfinite = real
+    bad = jnp.asarray(X).at[3, 0].set(jnp.nan)
+    for _ in range(2):
+        with pytest.raises(ValueError, match=r"x contains 1 non-finite value\(s\) \(first at row 3"):
+            jaxbp.backprop(NET, PARAMS, bad, Y, "quadratic")
+    assert not _checks._known_finite(bad)
+    key = id(x)
+    del x
+    gc.collect()
+    assert key not in _checks._FINITE
+
+
 def test_E15_non_finite_inputs():
     x = np.asarray(X).copy()
     x[3, 0] = np.nan

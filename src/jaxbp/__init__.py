@@ -11,7 +11,7 @@ from .backprop import Trace, backprop, trace
 from .costs import COSTS, Cost, cross_entropy, quadratic, softmax_cross_entropy
 from .gradcheck import GradReport, check_grads
 from .network import MLP, feedforward
-from . import train
+from . import shuffle, train
 from .train import fit
 
 __version__ = "0.1.0"
@@ -47,7 +47,7 @@ __all__ = [
     "ACTIVATIONS", "Activation", "COSTS", "Cost", "GradReport", "MLP", "NonFiniteError",
     "ParamsFileError", "Trace", "activations", "autodiff", "backprop", "check_grads", "costs",
     "cross_entropy", "examples", "feedforward", "fit", "loss", "quadratic",
-    "softmax_cross_entropy", "trace", "train",
+    "shuffle", "softmax_cross_entropy", "trace", "train",
     # loaded on first use:
     "data", "explain", "gates", "io", "load", "optim", "optimizer", "parallel", "perceptron",
     "save", "sweep", "viz", "walkthrough",

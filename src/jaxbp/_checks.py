@@ -15,6 +15,7 @@ with float32 params neither upcasts the result nor retraces (E17, E18).
 import difflib
 import numbers
 import operator
+import weakref
 
 import jax
 import jax.numpy as jnp
@@ -286,10 +287,28 @@ def _check_global(fn, name, a, low=-np.inf, high=np.inf, rows_sum_to_one=False, 
                          f"1 per row; {rows} row(s) do not (in a global array)")
 
 
+# Concrete jax arrays already found finite, by id (with a weak reference, so an id is
+# forgotten when its array is freed). A jax array is immutable, so the answer cannot
+# change: calling fit again on the same data skips a full pass over it (13 ms for
+# 60,000 x 784 float32 here).
+_FINITE = {}
+
+
+def _known_finite(a):
+    ref = _FINITE.get(id(a))
+    return ref is not None and ref() is a
+
+
+def _remember_finite(a):
+    if isinstance(a, jax.Array):
+        key = id(a)
+        _FINITE[key] = weakref.ref(a, lambda _, key=key: _FINITE.pop(key, None))
+
+
 def _check_finite(fn, name, a, original):
     """E15: no NaN/inf in the (already cast) ``a``; ``original`` is what the user passed,
     to tell a value that overflowed in the cast (E18) from one that was there already."""
-    if not is_concrete(a):
+    if not is_concrete(a) or _known_finite(a):
         return
     if not _host_readable(a):
         return _check_global(fn, name, a)
@@ -301,6 +320,7 @@ def _check_finite(fn, name, a, original):
         why = f" after the cast to the params dtype {a.dtype} (out of its range)" if was_finite else ""
         raise ValueError(f"{fn}: {name} contains {int(bad.sum())} non-finite value(s){why} "
                          f"(first at {where})")
+    _remember_finite(a)
 
 
 def as_batch(fn, x, dtype, n_features=None, mismatch=None):

@@ -71,5 +71,13 @@ COSTS = {"cross_entropy": cross_entropy, "quadratic": quadratic,
 
 
 def weight_decay(params, l2):
-    """The L2 term ``0.5 * l2 * sum over layers of sum(W**2)``; biases are not regularised."""
-    return 0.5 * l2 * sum(jnp.sum(layer["W"] ** 2) for layer in params)
+    """The L2 term ``0.5 * l2 * sum over layers of sum(W**2)``; biases are not regularised.
+
+    ``l2`` is usually a traced input (a new value does not recompile ``fit``), so the sum
+    is only computed when ``l2 != 0`` (``lax.cond``): otherwise every training step would
+    read every weight once more just to add zero to the recorded loss."""
+    squares = lambda: 0.5 * l2 * sum(jnp.sum(layer["W"] ** 2) for layer in params)
+    if isinstance(l2, (int, float)) or not isinstance(l2, jax.core.Tracer):
+        return squares()
+    out = jax.eval_shape(squares)
+    return jax.lax.cond(l2 != 0, squares, lambda: jnp.zeros(out.shape, out.dtype))

@@ -261,6 +261,22 @@ def _dot_runs_last(lhs, rhs, lhs_b, rhs_b, params, runs):
     return jnp.broadcast_to(total, shape)
 
 
+def _cond_runs_last(branches, index, args, batched, runs):
+    """``lax.switch(index, branches, *args)`` with an unbatched ``index``: every branch is
+    evaluated and the outputs picked with ``select_n`` -- what ``vmap`` does with a cond
+    (the branches of jaxbp's kernels have no effects)."""
+    results = [_eval_runs_last(b.jaxpr, b.consts, args, batched, runs) for b in branches]
+    out_flags = [any(fl[k] for _, fl in results) for k in range(len(results[0][0]))]
+    picked = []
+    for k, flag in enumerate(out_flags):
+        cases = [o[k] if not flag or fl[k] else
+                 jnp.broadcast_to(jnp.asarray(o[k])[..., None], jnp.shape(o[k]) + (runs,))
+                 for o, fl in results]
+        picked.append(jax.lax.select_n(jnp.clip(index, 0, len(cases) - 1), *cases)
+                      if len(cases) > 1 else cases[0])
+    return picked, out_flags
+
+
 def _eval_runs_last(jaxpr, consts, args, batched, runs):
     """Evaluate ``jaxpr`` on ``args``; ``batched[i]`` says whether ``args[i]`` carries a
     trailing run axis of size ``runs``. Returns the outputs and their batched flags."""
@@ -299,6 +315,10 @@ def _eval_runs_last(jaxpr, consts, args, batched, runs):
             (a,), shape = vals, tuple(p["shape"]) + (runs,)
             dims = tuple(p["broadcast_dimensions"]) + (len(p["shape"]),)
             outs, out_flags = [jax.lax.broadcast_in_dim(a, shape, dims)], [True]
+        elif name == "cond" and not flags[0]:  # e.g. weight_decay's l2 != 0: both, then pick
+            outs, out_flags = _cond_runs_last(p["branches"], vals[0], vals[1:], flags[1:], runs)
+        elif name == "optimization_barrier":   # identity on values
+            outs, out_flags = list(vals), list(flags)
         elif name == "transpose":
             perm = tuple(p["permutation"]) + (vals[0].ndim - 1,)
             outs, out_flags = [jax.lax.transpose(vals[0], perm)], [True]

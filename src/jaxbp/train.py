@@ -12,7 +12,8 @@ of the data, the parameters, ``l2``, the key, or the learning rate and other num
 float or :func:`jaxbp.optimizer` optimizer, which are traced inputs (G8).
 
 Mini-batches: epoch ``e`` visits the samples in the order
-``jax.random.permutation(jax.random.fold_in(key, e), n)``, ``batch_size`` at a time, so
+``jaxbp.shuffle.epoch_order(key, e, n)`` (a keyed permutation computed without a sort,
+:mod:`jaxbp.shuffle`), ``batch_size`` at a time, so
 every sample is used exactly once per epoch. When ``batch_size`` does not divide n,
 :func:`fit` drops the last ``n % batch_size`` samples of each epoch's permutation (they sit
 that epoch out); :func:`fit_epochs` by default trains on them as one shorter batch, which is
@@ -32,6 +33,7 @@ from .autodiff import _value_and_grad
 from .backprop import _trace
 from .costs import weight_decay
 from .network import feedforward
+from .shuffle import epoch_order
 from .optim import check_learning_rate, describe_rate, resolve, trainable_labels, transform
 
 GRADS = ("manual", "autodiff")
@@ -122,10 +124,6 @@ def _settle(state, after):
     return params, opt_state, last, bad
 
 
-def _permutation(key, epoch, n):
-    return jax.random.permutation(jax.random.fold_in(key, epoch), n).astype(jnp.int32)
-
-
 def _diverged(fn, k, steps, losses, rate, where=""):
     last = f"last finite loss {float(losses[k - 1]):.4g}" if k > 0 else "no finite loss"
     what = (f"non-finite loss at step {k}{where}" if k < steps
@@ -189,7 +187,7 @@ def _run(params, x, y, key, l2, values, *, net, cost, optimizer, labels, steps, 
             return x, y, perm
         # a new permutation at the start of each epoch, then consecutive slices of it
         epoch, j = i // per_epoch, i % per_epoch
-        perm = jax.lax.cond(j == 0, lambda: _permutation(key, epoch, n), lambda: perm)
+        perm = jax.lax.cond(j == 0, lambda: epoch_order(key, epoch, n), lambda: perm)
         idx = jax.lax.dynamic_slice_in_dim(perm, j * batch_size, batch_size)
         return x[idx], y[idx], perm
 
@@ -371,7 +369,7 @@ def _epoch(params, opt_state, last, x, y, key, epoch, l2, values, x_test, y_test
     short = bool(rest) and not drop_last
     steps = per_epoch + short
     first = epoch * steps
-    perm = _permutation(key, epoch, n)
+    perm = epoch_order(key, epoch, n)
     step = _guarded(_updater(net, cost, grad, tx, labels, l2, batch_sharding))
 
     def body(state, j):

@@ -1,0 +1,67 @@
+"""The mini-batch order: a keyed pseudo-random permutation of ``[0, n)`` in O(n) work.
+
+``jax.random.permutation`` sorts n random keys (twice for n > ~2^11): on a CPU, XLA's
+comparison sort takes about 22 ms for n = 60,000 -- 15% of a whole epoch of a
+784-100-10 net. :func:`permutation` needs no sort: a keyed bijection of ``[0, 2^k)``
+(``2^k >= n``, the smallest such) applied to ``0, 1, ..., 2^k - 1``, keeping the values
+below n in order of appearance (a prefix sum and a scatter). That is a permutation of
+``[0, n)``, computed in about 0.45 ms for n = 60,000 (one core), the same on every
+device.
+
+The bijection is an unbalanced Feistel network on the k bits split into a high part L
+and a low part R: each of :data:`ROUNDS` rounds does ``L ^= F(R ^ k1)`` then
+``R ^= F(L ^ k2)`` (each step undoes itself, so the whole is invertible), with F the
+32-bit MurmurHash3 finaliser masked to the part's width and the round keys drawn from
+``key``. Eight rounds give orders statistically indistinguishable from uniform in the
+tests (``tests/test_shuffle.py``: all 720 orders of 6 items, chi-square per degree of
+freedom ~1).
+"""
+import jax
+import jax.numpy as jnp
+
+ROUNDS = 8
+
+__all__ = ["ROUNDS", "epoch_order", "permutation"]
+
+
+def _mix(h):
+    """MurmurHash3's 32-bit finaliser: every input bit flips each output bit with
+    probability about 1/2."""
+    h = h ^ (h >> 16)
+    h = h * jnp.uint32(0x85EBCA6B)
+    h = h ^ (h >> 13)
+    h = h * jnp.uint32(0xC2B2AE35)
+    return h ^ (h >> 16)
+
+
+def permutation(key, n):
+    """A pseudo-random permutation of ``0 .. n-1`` (int32, shape ``(n,)``) drawn from ``key``.
+
+    ``n`` is a static Python int; ``key`` may be traced (``jax.vmap`` over keys works).
+    """
+    n = int(n)
+    if n < 1:
+        raise ValueError(f"permutation: n must be an int >= 1, got {n}")
+    k = max((n - 1).bit_length(), 1)            # 2^k >= n > 2^(k-1): at most 2n values
+    low = k // 2
+    low_mask, high_mask = jnp.uint32((1 << low) - 1), jnp.uint32((1 << (k - low)) - 1)
+    round_keys = jax.random.bits(key, (2 * ROUNDS,), jnp.uint32)
+    i = jnp.arange(1 << k, dtype=jnp.uint32)
+
+    def round_(r, halves):
+        L, R = halves
+        L = L ^ (_mix(R ^ round_keys[2 * r]) & high_mask)
+        return L, R ^ (_mix(L ^ round_keys[2 * r + 1]) & low_mask)
+    # A loop, not unrolled: its result is materialised once. Unrolled, XLA fuses all the
+    # rounds into each of the three uses of v below (3.3 ms instead of 0.45 for n = 60,000).
+    L, R = jax.lax.fori_loop(0, ROUNDS, round_, (i >> low, i & low_mask))
+    v = ((L << low) | R).astype(jnp.int32)       # a permutation of [0, 2^k)
+    keep = v < n
+    slot = jnp.where(keep, jnp.cumsum(keep, dtype=jnp.int32) - 1, n)
+    return jnp.zeros((n,), jnp.int32).at[slot].set(v, mode="drop")
+
+
+def epoch_order(key, epoch, n):
+    """The order in which :func:`jaxbp.fit` and :func:`jaxbp.train.fit_epochs` visit the n
+    samples in epoch ``epoch`` (0-based): ``permutation(jax.random.fold_in(key, epoch), n)``."""
+    return permutation(jax.random.fold_in(key, epoch), n)
