@@ -209,7 +209,8 @@ def markdown(s):
              "- OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE in the NumPy/torch workers: "
              + ("kept as set" if meta["keep_blas_env"] else "unset (jax workers: unchanged)"),
              f"- Load average before/after: {meta['load_before'][0]:.2f} / "
-             f"{meta['load_after'][0]:.2f}; timed runs per cell: {meta['repeats']} after a "
+             f"{meta['load_after'][0]:.2f}; timed runs per cell: {meta['repeats']} "
+             f"({meta['repeats'] * 5} where a round of calls takes under 50 ms) after a "
              f"first (compile/warm-up) call, in rounds interleaving the implementations of "
              f"a worker; bench wall time {meta['wall']:.0f} s ("
              + ", ".join(f"{g} {d['wall']:.0f} s" for g, d in meta.get("walls", {}).items())

@@ -7,7 +7,8 @@ pure Python), ``torch``, ``scaling`` (``bench.scaling.run``, if that module exis
 
 For each workload: one first call of every implementation (its time is reported as the
 compile/first-call time), then ``repeats`` rounds of timed calls, one call of each
-implementation per round (interleaved); the final parameters of the last call are
+implementation per round (interleaved; ``SHORT_FACTOR`` times as many rounds when a round
+takes under ``SHORT_ROUND`` seconds); the final parameters of the last call are
 evaluated by :func:`bench.workloads.evaluate`. Results go
 to ``OUTDIR/GROUP.json``.
 """
@@ -60,6 +61,9 @@ def _batches(w, outdir, group):
     return wl.batches(w, perms), False
 
 
+SHORT_ROUND, SHORT_FACTOR = 0.05, 5
+
+
 def timed(run):
     """``(seconds, result)`` of one call."""
     t0 = time.perf_counter()
@@ -100,10 +104,16 @@ def run_group(group, outdir, config):
                 cells.append(dict(name=name, label=label, cw=cw, run=run, first=first, out=out,
                                   times=[], repeats=config["repeats"] if k == 0 else 0,
                                   key=wid if cw == w else f"{wid}-reduced"))
-        # Timed calls in rounds, one call of each implementation per round: a change of
-        # load on this shared machine then hits all of them alike, not whichever ran last.
-        for r in range(max((c["repeats"] for c in cells), default=0)):
-            for c in cells:
+        # Timed calls in rounds, one call of each implementation per round, in alternating
+        # order: a change of load on this shared machine then hits all of them alike, and
+        # no implementation always runs right after another's (cold caches) or first.
+        # Cheap workloads (a round under SHORT_ROUND s) get SHORT_FACTOR times the rounds: a
+        # 1 ms call is at the mercy of every other process on the machine.
+        rounds = max((c["repeats"] for c in cells), default=0)
+        r = 0
+        while r < rounds:
+            t_round = time.perf_counter()
+            for c in (cells if r % 2 == 0 else cells[::-1]):   # ABBA: no one always first
                 if r < c["repeats"]:
                     try:
                         t, c["out"] = timed(c["run"])
@@ -111,6 +121,11 @@ def run_group(group, outdir, config):
                     except Exception:
                         notes.append(f"{c['name']} {wid}: {traceback.format_exc(limit=3)}")
                         c["repeats"] = 0
+            if r == 0 and time.perf_counter() - t_round < SHORT_ROUND:
+                for c in cells:
+                    c["repeats"] *= SHORT_FACTOR
+                rounds *= SHORT_FACTOR
+            r += 1
         for c in cells:
             try:
                 result = wl.evaluate(c["cw"], c["out"])

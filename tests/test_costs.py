@@ -93,19 +93,26 @@ def test_costs_by_name_are_the_module_constants():
                            "softmax_cross_entropy": jaxbp.softmax_cross_entropy}
 
 
-def test_weight_decay_traced_l2_zero_and_nonzero_and_vmapped():
-    """The L2 term is skipped (lax.cond) when a traced l2 is 0 -- the value is the same as
-    the hand sum 0.5 * l2 * sum(W**2) either way, under jit, vmap and grad."""
-    from jaxbp.costs import weight_decay
+@pytest.mark.parametrize("skip_from", [None, 1])
+def test_weight_decay_traced_l2_zero_and_nonzero_and_vmapped(skip_from, monkeypatch):
+    """Nets of costs.SKIP_L2_MIN_WEIGHTS weights or more skip the L2 sum (lax.cond) when a
+    traced l2 is 0; smaller ones always compute it. The value equals the hand sum
+    0.5 * l2 * sum(W**2) either way, under jit, vmap and grad. (``skip_from=1`` makes
+    this 4-weight net take the cond.)"""
+    from jaxbp import costs
+    if skip_from is not None:
+        monkeypatch.setattr(costs, "SKIP_L2_MIN_WEIGHTS", skip_from)
+    decay = lambda p, l2: costs.weight_decay(p, l2)   # a new function: no cached traces
     params = ({"W": jnp.array([[1.0, -2.0]]), "b": jnp.array([5.0, 5.0])},
               {"W": jnp.array([[3.0], [0.5]]), "b": jnp.array([7.0])})
+    assert ("cond[" in str(jax.make_jaxpr(decay)(params, jnp.asarray(0.1)))) == (skip_from == 1)
     squares = 1 + 4 + 9 + 0.25                               # weights only, by hand
-    f = jax.jit(weight_decay)
+    f = jax.jit(decay)
     assert float(f(params, jnp.asarray(0.0))) == 0.0
     np.testing.assert_allclose(float(f(params, jnp.asarray(0.1))), 0.05 * squares, rtol=1e-12)
-    many = jax.vmap(weight_decay, in_axes=(None, 0))(params, jnp.array([0.0, 0.1, 2.0]))
+    many = jax.vmap(decay, in_axes=(None, 0))(params, jnp.array([0.0, 0.1, 2.0]))
     np.testing.assert_allclose(np.asarray(many), [0.0, 0.05 * squares, squares], rtol=1e-12)
     g = jax.grad(lambda p: f(p, jnp.asarray(0.1)))(params)   # d/dW = l2 * W; biases 0
     np.testing.assert_allclose(np.asarray(g[1]["W"]), 0.1 * np.array([[3.0], [0.5]]), rtol=1e-12)
     assert float(jnp.sum(jnp.abs(g[0]["b"]))) == 0.0
-    assert float(weight_decay(params, 0.1)) == pytest.approx(0.05 * squares)   # plain float
+    assert float(decay(params, 0.1)) == pytest.approx(0.05 * squares)   # a plain float

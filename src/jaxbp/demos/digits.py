@@ -9,7 +9,7 @@ scikit-learn (the optional extra ``jaxbp[data]``); nothing is downloaded.
 
     jaxbp digits                        # both costs, 30 epochs
     jaxbp digits --cost cross_entropy --epochs 10 --lr 0.5
-    jaxbp digits --seed 1 --quiet       # here the quadratic cost stalls near 90%
+    jaxbp digits --seed 1 --quiet       # here the quadratic cost stalls near 91%
     jaxbp digits --init chapter3        # N(0, 1/n_in) weights, jaxbp's default
 
 The initial weights and biases are chapter 1's, every one drawn from N(0, 1).
