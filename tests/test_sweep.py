@@ -55,25 +55,33 @@ def test_train_many_equals_fit_one_run_at_a_time():
         assert bool(res.solved[r]) == bool(np.all((out > 0.5) == (Y > 0.5)))
 
 
-@pytest.mark.parametrize("net, cost", [
-    (jaxbp.MLP((2, 2, 1)), "quadratic"),
-    (jaxbp.MLP((2, 4, 3, 1), hidden="tanh"), "cross_entropy"),
+@pytest.mark.parametrize("net, cost, l2_cond", [
+    (jaxbp.MLP((2, 2, 1)), "quadratic", False),
+    (jaxbp.MLP((2, 4, 3, 1), hidden="tanh"), "cross_entropy", False),
+    (jaxbp.MLP((2, 3, 1)), "quadratic", True),
 ])
-def test_runs_last_loop_equals_vmap_fallback(net, cost, monkeypatch):
+def test_runs_last_loop_equals_vmap_fallback(net, cost, l2_cond, monkeypatch):
     """train_many runs its loop with the runs on the last axis (an interpreter over the
     per-run step's jaxpr); with that path switched off it falls back to jax.vmap of
     train_one. Both must give the same runs and the same solved steps -- up to rounding:
     the unrolled sums round like XLA's dot but not always bit for bit, and a sensitive
-    run amplifies that over hundreds of steps (hence 60 steps here)."""
+    run amplifies that over hundreds of steps (hence 60 steps here). ``l2_cond``: the
+    net is treated as big enough for weight_decay's ``lax.cond``, which the interpreter
+    must handle too."""
+    from jaxbp import costs
     train_one = sweep.train_one
-    params_batch = sweep.init_batch(net, jax.random.key(7), 16, "uniform", dtype=jnp.float64)
-    lr = np.geomspace(0.2, 0.8, 16)
-    fast = sweep.train_many(net, params_batch, X, Y, cost, lr, 60)
-    monkeypatch.setattr(sweep, "_MAX_UNROLL", 0)   # every dot_general is "unsupported"
     calls = []
     monkeypatch.setattr(sweep, "train_one", lambda *a, **k: calls.append(1) or train_one(*a, **k))
+    if l2_cond:
+        monkeypatch.setattr(costs, "SKIP_L2_MIN_WEIGHTS", 1)
+    params_batch = sweep.init_batch(net, jax.random.key(7), 16, "uniform", dtype=jnp.float64)
+    lr = np.geomspace(0.2, 0.8, 16)
     sweep._train_many.clear_cache()   # trace again, and once more after the test
     try:
+        fast = sweep.train_many(net, params_batch, X, Y, cost, lr, 60)
+        assert not calls  # the runs-last path was taken
+        monkeypatch.setattr(sweep, "_MAX_UNROLL", 0)   # every dot_general is "unsupported"
+        sweep._train_many.clear_cache()
         slow = sweep.train_many(net, params_batch, X, Y, cost, lr, 60)
     finally:
         sweep._train_many.clear_cache()

@@ -1,8 +1,8 @@
 """The mini-batch order: a keyed pseudo-random permutation of ``[0, n)`` in O(n) work.
 
-``jax.random.permutation`` sorts n random keys (twice for n > ~2^11): on a CPU, XLA's
-comparison sort takes about 22 ms for n = 60,000 -- 15% of a whole epoch of a
-784-100-10 net. :func:`permutation` needs no sort: a keyed bijection of ``[0, 2^k)``
+``jax.random.permutation`` sorts n random keys (twice for n = 60,000): on a CPU, XLA's
+comparison sort takes about 22 ms for n = 60,000 -- a sixth of a whole epoch of a
+784-100-10 net at batch 128. :func:`permutation` needs no sort: a keyed bijection of ``[0, 2^k)``
 (``2^k >= n``, the smallest such) applied to ``0, 1, ..., 2^k - 1``, keeping the values
 below n in order of appearance (a prefix sum and a scatter). That is a permutation of
 ``[0, n)``, computed in about 0.45 ms for n = 60,000 (one core), the same on every
@@ -13,8 +13,8 @@ and a low part R: each of :data:`ROUNDS` rounds does ``L ^= F(R ^ k1)`` then
 ``R ^= F(L ^ k2)`` (each step undoes itself, so the whole is invertible), with F the
 32-bit MurmurHash3 finaliser masked to the part's width and the round keys drawn from
 ``key``. Eight rounds give orders statistically indistinguishable from uniform in the
-tests (``tests/test_shuffle.py``: all 720 orders of 6 items, chi-square per degree of
-freedom ~1).
+tests (``tests/test_shuffle.py``: all 6 orders of 3 items and all 120 of 5 come up,
+chi-square per degree of freedom 1.13 and 0.87; four rounds give 2.7 and 3.3).
 """
 import jax
 import jax.numpy as jnp
