@@ -1,7 +1,7 @@
 """What is achievable: plain SGD hand-fused into one ``jit`` + ``lax.scan`` over the same math
 (BP1-BP4 for sigmoid layers, quadratic or softmax-CE cost), with nothing else in the loop
 body -- no optimizer state, no divergence bookkeeping, no loss history. BP4's product
-uses jaxbp's layout choice (``jaxbp.backprop._at_b``), so the two differ only in what
+uses jaxbp's layout choice (``jaxbp.backprop._outer_sum``), so the two differ only in what
 ``fit`` adds around the same arithmetic.
 
 For the sweep W2 the runs go on the *last* axis (params ``(n_in, n_out, runs)``) and each
@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxbp.backprop import _at_b   # a.T @ delta in XLA:CPU's faster layout for big layers
+from jaxbp.backprop import _outer_sum   # a.T @ delta in XLA:CPU's faster layout for big layers
 
 
 def _grads(params, x, y, output, cost, train_b):
@@ -30,7 +30,7 @@ def _grads(params, x, y, output, cost, train_b):
     n = x.shape[0]
     grads = [None] * len(params)
     for l in reversed(range(len(params))):
-        gW = _at_b(acts[l], delta) / n                                               # BP4
+        gW = _outer_sum(acts[l], delta) / n                                               # BP4
         gb = jnp.mean(delta, axis=0) if train_b else jnp.zeros_like(params[l][1])    # BP3
         grads[l] = (gW, gb)
         if l:

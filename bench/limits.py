@@ -100,7 +100,8 @@ def _formulations(m, k, n):
                     fn = lambda a, b, dn=dn: jax.lax.dot_general(b, a, (dn[0][::-1], dn[1]))
                 else:
                     fn = lambda a, b, dn=dn: jax.lax.dot_general(a, b, dn)
-                name = f"{'A.T' if a_t else 'A'}{'B.T' if b_t else 'B'}{'->C.T' if c_t else ''}"
+                name = (f"{'A.T' if a_t else 'A'} @ {'B.T' if b_t else 'B'}"
+                        + (" -> C.T" if c_t else ""))
                 out.append((name, (k, m) if a_t else (m, k), (n, k) if b_t else (k, n), fn))
     return out
 

@@ -98,6 +98,17 @@ def build(data, meta, gates, notes):
     return summary
 
 
+def _more_runs(table, repeats):
+    """Which cells got more timed runs (a worker's round of calls took under
+    ``worker.SHORT_ROUND`` s), as text for the header."""
+    more = {}
+    for wid, rows in table.items():
+        for r in rows:
+            if r["repeats"] > repeats:
+                more.setdefault(r["repeats"], []).append(f"{wid} {r['name']}")
+    return "".join(f" ({n} for {', '.join(cells)})" for n, cells in sorted(more.items()))
+
+
 def _work(w):
     return w.runs * w.steps
 
@@ -209,10 +220,10 @@ def markdown(s):
              "- OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE in the NumPy/torch workers: "
              + ("kept as set" if meta["keep_blas_env"] else "unset (jax workers: unchanged)"),
              f"- Load average before/after: {meta['load_before'][0]:.2f} / "
-             f"{meta['load_after'][0]:.2f}; timed runs per cell: {meta['repeats']} "
-             f"({meta['repeats'] * 5} where a round of calls takes under 50 ms) after a "
-             f"first (compile/warm-up) call, in rounds interleaving the implementations of "
-             f"a worker; bench wall time {meta['wall']:.0f} s ("
+             f"{meta['load_after'][0]:.2f}; timed runs per cell: {meta['repeats']}"
+             + _more_runs(s["table"], meta["repeats"]) + " after a first (compile/warm-up) "
+             f"call, in rounds interleaving the implementations of a worker (ABBA order); "
+             f"bench wall time {meta['wall']:.0f} s ("
              + ", ".join(f"{g} {d['wall']:.0f} s" for g, d in meta.get("walls", {}).items())
              + ")", ""]
     for wid, rows in s["table"].items():

@@ -112,7 +112,7 @@ def run_group(group, outdir, config):
         rounds = max((c["repeats"] for c in cells), default=0)
         r = 0
         while r < rounds:
-            t_round = time.perf_counter()
+            t_round, failed = time.perf_counter(), False
             for c in (cells if r % 2 == 0 else cells[::-1]):   # ABBA: no one always first
                 if r < c["repeats"]:
                     try:
@@ -120,8 +120,8 @@ def run_group(group, outdir, config):
                         c["times"].append(t)
                     except Exception:
                         notes.append(f"{c['name']} {wid}: {traceback.format_exc(limit=3)}")
-                        c["repeats"] = 0
-            if r == 0 and time.perf_counter() - t_round < SHORT_ROUND:
+                        c["repeats"], failed = 0, True
+            if r == 0 and not failed and time.perf_counter() - t_round < SHORT_ROUND:
                 for c in cells:
                     c["repeats"] *= SHORT_FACTOR
                 rounds *= SHORT_FACTOR

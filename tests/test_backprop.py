@@ -240,18 +240,24 @@ def test_readme_table_points_at_the_equations():
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_big_layer_bp4_in_transposed_layout_equals_jax_grad(dtype):
-    """Layers whose BP4 product reaches backprop.AT_B_MIN take ``(delta.T @ a).T`` (a faster
-    layout for XLA on CPU); the gradients still equal jax.grad's, and the product equals
-    numpy's ``a.T @ delta``."""
-    from jaxbp.backprop import AT_B_MIN, _at_b
+    """Layers whose BP4 product reaches backprop.OUTER_SUM_MIN_MACS take ``(delta.T @ a).T``
+    (a faster layout for XLA on CPU, kept by an optimization barrier); smaller ones
+    ``a.T @ delta`` as written. Both equal numpy's ``a.T @ delta``, and the gradients of
+    a net with big layers equal jax.grad's."""
+    from jaxbp.backprop import OUTER_SUM_MIN_MACS, _outer_sum
     net = jaxbp.MLP((200, 90, 10))
     params = jax.tree_util.tree_map(lambda a: a.astype(dtype), net.init(jax.random.key(4)))
     x = jax.random.uniform(jax.random.key(5), (64, 200), dtype)
     y = jax.nn.one_hot(jnp.arange(64) % 10, 10, dtype=dtype)
-    assert 64 * 200 * 90 >= AT_B_MIN > 64 * 2 * 2  # the big branch here, the small on W1
     _, manual = jaxbp.backprop(net, params, x, y, "quadratic")
     _, auto = jaxbp.autodiff(net, params, x, y, "quadratic")
     tol = dict(rtol=1e-9, atol=0) if dtype == "float64" else dict(rtol=1e-5, atol=1e-6)
     assert_grads_match(manual, auto, **tol)
-    a, d = np.asarray(x, np.float64), np.asarray(y, np.float64)
-    np.testing.assert_allclose(np.asarray(_at_b(x, y), np.float64), a.T @ d, **tol)
+    small = (x[:4, :2], y[:4, :2])                       # 4 x 2 x 2: a W1-sized product
+    assert 64 * 200 * 10 >= OUTER_SUM_MIN_MACS > 4 * 2 * 2
+    for (a, d), big in (((x, y), True), (small, False)):
+        jaxpr = str(jax.make_jaxpr(_outer_sum)(a, d))
+        assert ("optimization_barrier" in jaxpr) == big
+        np.testing.assert_allclose(np.asarray(_outer_sum(a, d), np.float64),
+                                   np.asarray(a, np.float64).T @ np.asarray(d, np.float64),
+                                   **tol)

@@ -116,3 +116,9 @@ def test_weight_decay_traced_l2_zero_and_nonzero_and_vmapped(skip_from, monkeypa
     np.testing.assert_allclose(np.asarray(g[1]["W"]), 0.1 * np.array([[3.0], [0.5]]), rtol=1e-12)
     assert float(jnp.sum(jnp.abs(g[0]["b"]))) == 0.0
     assert float(decay(params, 0.1)) == pytest.approx(0.05 * squares)   # a plain float
+    # d/dl2 = 0.5 * sum(W**2) everywhere, also at l2 == 0 where the sum is skipped
+    for l2 in (0.0, 0.1):
+        assert float(jax.grad(lambda l: decay(params, l))(jnp.asarray(l2))) == \
+            pytest.approx(0.5 * squares, rel=1e-12)
+        assert float(jax.jvp(lambda l: decay(params, l), (jnp.asarray(l2),),
+                             (jnp.asarray(1.0),))[1]) == pytest.approx(0.5 * squares, rel=1e-12)

@@ -505,3 +505,34 @@ def test_debug_names_the_operation_that_makes_the_first_nan():  # E15's opt-in d
     assert not isinstance(info.value, jaxbp.NonFiniteError)
     with pytest.raises(jaxbp.NonFiniteError):
         jaxbp.fit(net, params, x, y, "quadratic", 1.0, steps=3)
+
+
+def test_inf_weights_behind_a_finite_loss_are_a_divergence():
+    """With l2 == 0 a big net's weight_decay skips its sum of W**2 -- which used to turn an inf
+    weight into a NaN loss (0 * inf). A saturated sigmoid can keep the loss finite with inf
+    weights, so the bookkeeping checks the weights itself: an optimizer that sets every
+    weight to +inf in update 2 makes step 3 the failing one, as before, and the returned
+    params are the finite ones of step 2."""
+    from jaxbp import costs
+    net = jaxbp.MLP((40, 30, 1))
+    assert 40 * 30 + 30 >= costs.SKIP_L2_MIN_WEIGHTS
+    params = net.init(jax.random.key(0), dtype=jnp.float64)
+    x = jax.random.uniform(jax.random.key(1), (8, 40), jnp.float64, 0.1, 1.0)   # all > 0
+    y = jnp.ones((8, 1))
+
+    def init(p):
+        return jnp.zeros((), jnp.int32)
+
+    def update(grads, count, p=None):
+        inf = jnp.where(count == 2, jnp.inf, 0.0)
+        return tuple({"W": -0.1 * g["W"] + inf, "b": -0.1 * g["b"]} for g in grads), count + 1
+
+    blow_up = optax.GradientTransformation(init, update)
+    with pytest.raises(jaxbp.NonFiniteError, match=r"non-finite loss at step 3") as info:
+        jaxbp.fit(net, params, x, y, "quadratic", blow_up, steps=6)
+    assert info.value.step == 3
+    assert np.isfinite(info.value.history[:3]).all() and np.isnan(info.value.history[3:]).all()
+    assert all(np.isfinite(a).all() for a in leaves(info.value.params))
+    # the same under jit (the traced guard's alarm, then the replay)
+    p_jit, h_jit = jax.jit(lambda p: jaxbp.fit(net, p, x, y, "quadratic", blow_up, steps=6))(params)
+    np.testing.assert_array_equal(h_jit, info.value.history)

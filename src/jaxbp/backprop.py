@@ -76,19 +76,20 @@ def _trace(net, cost, params, x, y, l2):
     deltas = [cost.delta(zs[-1], y, sigma[-1])]                                       # BP1
     for l in reversed(range(len(params) - 1)):
         deltas.insert(0, (deltas[0] @ params[l + 1]["W"].T) * sigma[l].prime(zs[l]))  # BP2
-    grads = tuple({"W": _at_b(activations[l], deltas[l]) / n + l2 * params[l]["W"],   # BP4
+    grads = tuple({"W": _outer_sum(activations[l], deltas[l]) / n + l2 * params[l]["W"],  # BP4
                    "b": jnp.mean(deltas[l], axis=0)}                                  # BP3
                   for l in range(len(params)))
     loss = jnp.mean(cost.value(zs[-1], y, sigma[-1])) + weight_decay(params, l2)
     return Trace(loss, tuple(zs), tuple(activations), tuple(deltas), grads)
 
 
-# Smallest BP4 product (multiply-adds) computed in the transposed layout of ``_at_b``.
-AT_B_MIN = 1 << 14
+# The smallest BP4 product, in multiply-adds (batch x n_in x n_out), that ``_outer_sum``
+# computes in the transposed layout.
+OUTER_SUM_MIN_MACS = 1 << 14
 
 
-def _at_b(a, delta):
-    """``a.T @ delta``, BP4's sum over the batch of outer products.
+def _outer_sum(a, delta):
+    """``a.T @ delta``: BP4's sum over the batch of the outer products ``a_x delta_x^T``.
 
     For big layers it is computed as ``(delta.T @ a).T``: XLA's CPU matrix product is
     twice as fast writing the (n_out, n_in) result as the (n_in, n_out) one (W5's
@@ -97,6 +98,6 @@ def _at_b(a, delta):
     rewriting it back. Small products stay as written, fused by XLA into the loop around
     them.
     """
-    if a.shape[0] * a.shape[1] * delta.shape[1] < AT_B_MIN:
+    if a.shape[0] * a.shape[1] * delta.shape[1] < OUTER_SUM_MIN_MACS:
         return a.T @ delta
     return jax.lax.optimization_barrier(delta.T @ a).T
