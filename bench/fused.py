@@ -30,7 +30,7 @@ def _grads(params, x, y, output, cost, train_b):
     n = x.shape[0]
     grads = [None] * len(params)
     for l in reversed(range(len(params))):
-        gW = _outer_sum(acts[l], delta) / n                                               # BP4
+        gW = _outer_sum(acts[l], delta) / n                                          # BP4
         gb = jnp.mean(delta, axis=0) if train_b else jnp.zeros_like(params[l][1])    # BP3
         grads[l] = (gW, gb)
         if l:

@@ -71,6 +71,31 @@ def timed(run):
     return time.perf_counter() - t0, out
 
 
+def _time_in_rounds(cells, wid, notes):
+    """Timed calls in rounds, one call of each cell per round, in alternating order: a change
+    of load on this shared machine then hits all of them alike, and no implementation
+    always runs first or right after the same other one. Cheap workloads (a round under
+    SHORT_ROUND s) get SHORT_FACTOR times the rounds: a 1 ms call is at the mercy of every
+    other process on the machine. Fills each cell's ``times`` and ``out``."""
+    rounds = max((c["repeats"] for c in cells), default=0)
+    r = 0
+    while r < rounds:
+        t_round, failed = time.perf_counter(), False
+        for c in (cells if r % 2 == 0 else cells[::-1]):   # ABBA
+            if r < c["repeats"]:
+                try:
+                    t, c["out"] = timed(c["run"])
+                    c["times"].append(t)
+                except Exception:
+                    notes.append(f"{c['name']} {wid}: {traceback.format_exc(limit=3)}")
+                    c["repeats"], failed = 0, True
+        if r == 0 and not failed and time.perf_counter() - t_round < SHORT_ROUND:
+            for c in cells:
+                c["repeats"] *= SHORT_FACTOR
+            rounds *= SHORT_FACTOR
+        r += 1
+
+
 def run_group(group, outdir, config):
     specs = wl.specs(quick=config["mode"] == "quick", smoke=config["mode"] == "smoke")
     wanted = [wid for wid in config["workloads"]
@@ -104,28 +129,7 @@ def run_group(group, outdir, config):
                 cells.append(dict(name=name, label=label, cw=cw, run=run, first=first, out=out,
                                   times=[], repeats=config["repeats"] if k == 0 else 0,
                                   key=wid if cw == w else f"{wid}-reduced"))
-        # Timed calls in rounds, one call of each implementation per round, in alternating
-        # order: a change of load on this shared machine then hits all of them alike, and
-        # no implementation always runs right after another's (cold caches) or first.
-        # Cheap workloads (a round under SHORT_ROUND s) get SHORT_FACTOR times the rounds: a
-        # 1 ms call is at the mercy of every other process on the machine.
-        rounds = max((c["repeats"] for c in cells), default=0)
-        r = 0
-        while r < rounds:
-            t_round, failed = time.perf_counter(), False
-            for c in (cells if r % 2 == 0 else cells[::-1]):   # ABBA: no one always first
-                if r < c["repeats"]:
-                    try:
-                        t, c["out"] = timed(c["run"])
-                        c["times"].append(t)
-                    except Exception:
-                        notes.append(f"{c['name']} {wid}: {traceback.format_exc(limit=3)}")
-                        c["repeats"], failed = 0, True
-            if r == 0 and not failed and time.perf_counter() - t_round < SHORT_ROUND:
-                for c in cells:
-                    c["repeats"] *= SHORT_FACTOR
-                rounds *= SHORT_FACTOR
-            r += 1
+        _time_in_rounds(cells, wid, notes)
         for c in cells:
             try:
                 result = wl.evaluate(c["cw"], c["out"])

@@ -28,13 +28,13 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from . import _checks, costs
+from . import _checks
 from .autodiff import _value_and_grad
 from .backprop import _trace
-from .costs import weight_decay
+from .costs import skips_l2_sum, weight_decay
 from .network import feedforward
-from .shuffle import epoch_order
 from .optim import check_learning_rate, describe_rate, resolve, trainable_labels, transform
+from .shuffle import epoch_order
 
 GRADS = ("manual", "autodiff")
 # How many times each kernel has been traced (= compiled); for tests and the curious.
@@ -100,15 +100,15 @@ def _guarded(update):
     ``last_finite`` keeps the parameters of the last step whose loss was finite, and the
     recorded loss is NaN from then on.
 
-    For nets whose ``weight_decay`` skips its sum of W**2 when l2 == 0 (see
-    :data:`jaxbp.costs.SKIP_L2_MIN_WEIGHTS`), non-finite weights also count as a non-finite
+    For nets whose ``weight_decay`` skips its sum of W**2 when l2 == 0
+    (:func:`jaxbp.costs.skips_l2_sum`), non-finite weights also count as a non-finite
     loss: with the sum computed, ``0 * inf`` made the loss NaN, and a saturated sigmoid
     can otherwise hide an inf weight behind a finite loss."""
     def step(state, xb, yb, i):
         params, opt_state, last, bad = state
         loss, new_params, new_opt_state = update(params, opt_state, xb, yb)
         ok = jnp.isfinite(loss) & (bad < 0)
-        if sum(layer["W"].size for layer in params) >= costs.SKIP_L2_MIN_WEIGHTS:
+        if skips_l2_sum(params):
             ok = ok & _all_finite([layer["W"] for layer in params])
         keep = lambda new, old: jax.tree_util.tree_map(lambda a, b: jnp.where(ok, a, b), new, old)
         state = (keep(new_params, params), keep(new_opt_state, opt_state), keep(params, last),
