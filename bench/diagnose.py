@@ -1,4 +1,6 @@
-"""Where does ``jaxbp.fit``'s time go? ``python -m bench.diagnose [W1 W3 W4 W5] [--grad G] [--profile]``
+"""Where does ``jaxbp.fit``'s time go? ``python -m bench.diagnose [W1 W3 W4 W5] [--grad G]``
+
+Options: ``--profile`` (per XLA operation), ``--layouts`` (stored-W layouts), below.
 
 Builds the training loop up from the hand-fused reference to what ``fit`` does, one
 feature at a time, and times each rung (median -- or with ``--best`` the minimum -- of 7
@@ -10,7 +12,9 @@ after a warm-up call; compile time excluded), in one process:
 4. ``+optax``:     the update through ``optax.inject_hyperparams(optax.sgd)`` (traced lr).
 5. ``+diverge``:   ``fit``'s divergence bookkeeping (``where`` on params, optimizer state and
                    the last finite params every step).
-6. ``fit``:        ``jaxbp.fit`` itself (adds validation, permutations, dispatch).
+6. ``fit``:        ``jaxbp.fit`` itself (adds validation, permutations, dispatch, and the
+                   transposed storage of big layers' W, :mod:`jaxbp._layout`, which
+                   rungs 2-5 do not have).
 7. ``fit(1 step)``: the fixed per-call cost of ``fit``.
 
 Run it with ``JAX_ENABLE_X64=1`` for W3 (float64). The difference between two rungs is
@@ -19,6 +23,11 @@ the cost of that feature.
 ``W2`` (the 1,024-run sweep) gets its own table: the runs-last reference, ``train_many``,
 and ``jax.jit(jax.vmap(fit))`` -- as called (params only; the traced divergence guard on),
 without the guard (``_run(guard=False)``), and returning the history too.
+
+``--profile``: the time of each XLA operation in one ``fit`` call, per step.
+``--layouts``: ``fit``'s time per step with a first layer's W stored as is and transposed,
+over a grid of (batch, n_in, n_out), next to :func:`jaxbp._layout.transposed_layers`'s
+choice (``--quick``: a smaller grid).
 """
 import argparse
 import os
@@ -206,6 +215,61 @@ def profile_fit(wid, grad="manual", quick=False):
     return w, [(name, ns / w.steps / 1e3, what[name]) for name, ns in total.most_common(12)]
 
 
+def layouts(quick=False):
+    """``--layouts``: per first layer (batch, n_in, n_out) of an (n_in, n_out, 10) sigmoid net,
+    ``fit``'s µs per step with that layer's W stored as is and transposed
+    (:mod:`jaxbp._layout`; the output layer as the rule has it in both), and the rule's
+    choice -- the measurement behind ``_layout.transposed_layers``."""
+    from jaxbp import _layout, train
+    from jaxbp.optim import resolve
+    grid = ((32, 128, 256), (64, 784), (30, 256)) if quick else \
+        ((10, 32, 128, 256), (64, 256, 784), (30, 100, 256))
+    static, values, _ = resolve("fit", 0.5, jnp.float32)
+    rule, rows, n = _layout.transposed_layers, [], 8192
+    for batch in grid[0]:
+        for n_in in grid[1]:
+            for n_out in grid[2]:
+                net = jaxbp.MLP((n_in, n_out, 10))
+                rng = np.random.default_rng(0)
+                x = jnp.asarray(rng.uniform(size=(n, n_in)), jnp.float32)
+                y = jnp.asarray(rng.uniform(size=(n, 10)), jnp.float32)
+                params = net.init(jax.random.key(0))
+                steps = max(20, int(2e8 / (batch * n_in * n_out * 6)))
+                times = []
+                for first in (False, True):
+                    def copy(*args, **kwargs):  # a new function: its own trace and program
+                        return train._run.__wrapped__(*args, **kwargs)
+                    run = jax.jit(copy, static_argnames=("net", "cost", "optimizer", "labels",
+                                                         "steps", "batch_size", "grad", "guard"))
+                    top = tuple(l for l in rule(net.sizes, batch) if l > 0)
+                    _layout.transposed_layers = lambda sizes, b: ((0,) if first else ()) + top
+                    try:
+                        f = partial(run, params, x, y, jax.random.key(0), jnp.zeros((), jnp.float32),
+                                    values, net=net, cost=COSTS["cross_entropy"], optimizer=static,
+                                    labels=None, steps=steps, batch_size=batch, grad="manual",
+                                    guard=False)
+                        jax.block_until_ready(f())  # traced now, with this layout
+                    finally:
+                        _layout.transposed_layers = rule
+                    times.append(f)
+                t = _alternating(times)
+                rows.append((batch, n_in, n_out, t[0] / steps, t[1] / steps,
+                             0 in rule(net.sizes, batch)))
+    return rows
+
+
+def _alternating(fs, rounds=7):
+    """Medians of ``rounds`` calls of each of ``fs``, interleaved in alternating order."""
+    ts = [[] for _ in fs]
+    for r in range(rounds):
+        order = list(range(len(fs)))[::(-1) ** r]
+        for i in order:
+            t0 = time.perf_counter()
+            jax.block_until_ready(fs[i]())
+            ts[i].append(time.perf_counter() - t0)
+    return [float(np.median(t)) for t in ts]
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m bench.diagnose")
     p.add_argument("workloads", nargs="*", default=["W1", "W4", "W5"],
@@ -215,9 +279,18 @@ def main(argv=None):
     p.add_argument("--best", action="store_true", help="minimum of 7 instead of the median")
     p.add_argument("--profile", action="store_true",
                    help="per-operation time of one fit call (XLA trace events) instead")
+    p.add_argument("--layouts", action="store_true",
+                   help="fit's time per step with a first layer stored as is and transposed")
     args = p.parse_args(argv)
     global BEST
     BEST = args.best
+    if args.layouts:
+        print("| batch | n_in | n_out | W as is (µs/step) | W transposed | ratio | rule |")
+        print("|---|---|---|---|---|---|---|")
+        for batch, n_in, n_out, plain, flipped, chosen in layouts(args.quick):
+            print(f"| {batch} | {n_in} | {n_out} | {plain * 1e6:.1f} | {flipped * 1e6:.1f} "
+                  f"| {flipped / plain:.2f} | {'transposed' if chosen else 'as is'} |", flush=True)
+        return 0
     if args.profile:
         os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
                                    + " --xla_cpu_enable_xprof_traceme=true")

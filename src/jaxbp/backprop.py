@@ -67,10 +67,10 @@ def backprop(net, params, x, y, cost, l2=0.0):
     return tr.loss, type(params)(tr.grads)  # the container params came in (a tuple)
 
 
-@partial(jax.jit, static_argnums=(0, 1))
-def _trace(net, cost, params, x, y, l2):
-    """The unchecked kernel: x, y 2-D in the params dtype, l2 a scalar of that dtype."""
-    zs, activations = feedforward(net, params, x)
+@partial(jax.jit, static_argnums=(0, 1, 6))
+def _trace(net, cost, params, x, y, l2, transposed=()):
+    """The unchecked kernel: x, y 2-D in the params dtype, l2 a scalar (transposed: see _layout)."""
+    zs, activations = feedforward(net, params, x, transposed=transposed)
     sigma = net.layers
     n = x.shape[0]
     deltas = [cost.delta(zs[-1], y, sigma[-1])]                                       # BP1

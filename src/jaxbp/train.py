@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from . import _checks
+from . import _checks, _layout
 from .autodiff import _value_and_grad
 from .backprop import _trace
 from .costs import skips_l2_sum, weight_decay
@@ -43,8 +43,8 @@ TRACES = {"fit": 0, "fit_epochs": 0}
 __all__ = ["EpochHistory", "check_learning_rate", "check_positive_int", "fit", "fit_epochs"]
 
 
-def _manual(net, cost, params, x, y, l2):
-    tr = _trace(net, cost, params, x, y, l2)
+def _manual(net, cost, params, x, y, l2, transposed=()):
+    tr = _trace(net, cost, params, x, y, l2, transposed)
     return tr.loss, tr.grads
 
 
@@ -64,6 +64,14 @@ def _common(fn, net, params, x, y, cost, optimizer, l2, grad, trainable, on_dive
     return tuple(params), cost, x, y, l2, static, values, rate, labels
 
 
+def _transposed(net, grad, optimizer, batch):
+    """The layers whose W the training loop keeps transposed (:mod:`jaxbp._layout`): some
+    big ones, for manual gradients and jaxbp's own (elementwise) optimizers only."""
+    if grad != "manual" or isinstance(optimizer, optax.GradientTransformation):
+        return ()
+    return _layout.transposed_layers(net.sizes, batch)
+
+
 def _key(fn, key, batch_size):
     if key is None:
         raise ValueError(f"{fn}: batch_size={batch_size} shuffles mini-batches and needs "
@@ -75,17 +83,19 @@ def _key(fn, key, batch_size):
 
 # --- the pieces of the compiled programs ----------------------------------------------------
 
-def _updater(net, cost, grad, tx, labels, l2, batch_sharding):
+def _updater(net, cost, grad, tx, labels, l2, batch_sharding, transposed=()):
     """One optimizer step on one batch: ``(params, opt_state, xb, yb) -> (loss, params,
-    opt_state)``; ``loss`` is the batch's cost before the update."""
-    value_and_grad = _GRAD_FNS[grad]
+    opt_state)``; ``loss`` is the batch's cost before the update. ``params`` (and the
+    optimizer state) hold the W of each layer in ``transposed`` transposed
+    (:func:`_layout.stored`); the gradient is computed in the API's layout and stored alike."""
+    value_and_grad = partial(_manual, transposed=transposed) if transposed else _GRAD_FNS[grad]
 
     def update(params, opt_state, xb, yb):
         if batch_sharding is not None:
             xb = jax.lax.with_sharding_constraint(xb, batch_sharding)
             yb = jax.lax.with_sharding_constraint(yb, batch_sharding)
-        loss, grads = value_and_grad(net, cost, params, xb, yb, l2)
-        updates, opt_state = tx.update(grads, opt_state, params)
+        loss, grads = value_and_grad(net, cost, _layout.stored(params, transposed), xb, yb, l2)
+        updates, opt_state = tx.update(_layout.stored(grads, transposed), opt_state, params)
         new = optax.apply_updates(params, updates)
         if labels is not None:  # frozen leaves pass through untouched: bit-identical
             new = tuple({k: new[l][k] if how == "train" else params[l][k] for k, how in layer}
@@ -142,14 +152,15 @@ check_positive_int = _checks.check_positive_int
 
 # --- fit ------------------------------------------------------------------------------------
 
-def _surely_finite(net, cost, params, xb, yb, l2):
+def _surely_finite(net, cost, params, xb, yb, l2, transposed=()):
     """A cheap sufficient condition for a finite loss: every per-sample cost below
     ``max / (4 n)`` and every weight below ``sqrt(max / (4 P max(1, l2)))`` in magnitude (P
     weights in all), so that neither the batch mean nor the L2 term can overflow. False
     for every non-finite loss; only elementwise tests and boolean reductions, which XLA
     fuses into the step (the float reduction behind the loss itself is what costs under
-    ``jax.vmap``). The forward pass is the same ops as the gradient's, merged by XLA."""
-    zs, _ = feedforward(net, params, xb)
+    ``jax.vmap``). The forward pass is the same ops as the gradient's, merged by XLA
+    (``params`` stored as in :func:`_updater`)."""
+    zs, _ = feedforward(net, _layout.stored(params, transposed), xb, transposed=transposed)
     c = cost.value(zs[-1], yb, net.layers[-1])
     big = jnp.finfo(c.dtype).max
     n_weights = sum(layer["W"].size for layer in params)
@@ -185,7 +196,9 @@ def _run(params, x, y, key, l2, values, *, net, cost, optimizer, labels, steps, 
     """
     TRACES["fit"] += 1
     tx = transform(optimizer, values, labels)
-    update = _updater(net, cost, grad, tx, labels, l2, batch_sharding)
+    transposed = _transposed(net, grad, optimizer, batch_size or x.shape[0])
+    update = _updater(net, cost, grad, tx, labels, l2, batch_sharding, transposed)
+    params = _layout.stored(params, transposed)  # and back on the way out
     n = x.shape[0]
     per_epoch = None if batch_size is None else n // batch_size
 
@@ -202,7 +215,7 @@ def _run(params, x, y, key, l2, values, *, net, cost, optimizer, labels, steps, 
         (params, opt_state), perm, alarm = carry
         xb, yb, perm = batch(i, perm)
         if guard:
-            alarm = alarm | ~_surely_finite(net, cost, params, xb, yb, l2)
+            alarm = alarm | ~_surely_finite(net, cost, params, xb, yb, l2, transposed)
         loss, params, opt_state = update(params, opt_state, xb, yb)
         return ((params, opt_state), perm, alarm), loss
 
@@ -214,14 +227,14 @@ def _run(params, x, y, key, l2, values, *, net, cost, optimizer, labels, steps, 
         state, loss = step((params, opt_state, params, jnp.asarray(-1, jnp.int32)), xb, yb,
                            jnp.asarray(0, jnp.int32))
         params, _, _, bad = _settle(state, steps)
-        return params, loss[None], bad
+        return _layout.stored(params, transposed), loss[None], bad
     alarm = jnp.asarray(False) if guard else None
     steps_index = None if batch_size is None else jnp.arange(steps, dtype=jnp.int32)
     ((final, _), _, alarm), history = jax.lax.scan(body, ((params, opt_state), perm, alarm),
                                                    steps_index, length=steps)
     finite = _all_finite(final)
     if not guard:
-        return final, history, finite
+        return _layout.stored(final, transposed), history, finite
 
     def replay(carry):
         i, state, perm, losses = carry
@@ -236,7 +249,7 @@ def _run(params, x, y, key, l2, values, *, net, cost, optimizer, labels, steps, 
     _, state, _, replayed = jax.lax.while_loop(lambda c: c[0] < count, replay, start)
     last, _, _, bad = _settle(state, steps)
     pick = lambda a, b: jnp.where(alarm, a, b)
-    return (jax.tree_util.tree_map(pick, last, final), replayed,
+    return (_layout.stored(jax.tree_util.tree_map(pick, last, final), transposed), replayed,
             pick(bad, jnp.asarray(-1, jnp.int32)))
 
 
@@ -363,12 +376,14 @@ def _score(net, cost, params, x, y, l2):
 
 
 @partial(jax.jit, static_argnames=("net", "cost", "optimizer", "labels", "batch_size",
-                                   "drop_last", "grad", "batch_sharding"))
+                                   "drop_last", "grad", "batch_sharding", "transposed"))
 def _epoch(params, opt_state, last, x, y, key, epoch, l2, values, x_test, y_test, *, net, cost,
-           optimizer, labels, batch_size, drop_last, grad, batch_sharding=None):
+           optimizer, labels, batch_size, drop_last, grad, batch_sharding=None, transposed=()):
     """The unchecked kernel of one epoch of :func:`fit_epochs`: ``(params, opt_state, last,
     bad, losses, train_cost, test_cost, test_correct)``; ``last`` (the last parameters with
-    a finite loss) and ``bad`` as in :func:`_guarded`, steps counted from the start."""
+    a finite loss) and ``bad`` as in :func:`_guarded`, steps counted from the start.
+    ``params``, ``last`` and ``opt_state`` come in and go out stored as in :func:`_updater`
+    (:func:`fit_epochs` converts once, before the first epoch and after the last)."""
     TRACES["fit_epochs"] += 1
     tx = transform(optimizer, values, labels)
     n = x.shape[0]
@@ -377,7 +392,7 @@ def _epoch(params, opt_state, last, x, y, key, epoch, l2, values, x_test, y_test
     steps = per_epoch + short
     first = epoch * steps
     perm = epoch_order(key, epoch, n)
-    step = _guarded(_updater(net, cost, grad, tx, labels, l2, batch_sharding))
+    step = _guarded(_updater(net, cost, grad, tx, labels, l2, batch_sharding, transposed))
 
     def body(state, j):
         idx = jax.lax.dynamic_slice_in_dim(perm, j * batch_size, batch_size)
@@ -389,7 +404,7 @@ def _epoch(params, opt_state, last, x, y, key, epoch, l2, values, x_test, y_test
     if short:  # the remaining samples as one shorter batch: the second compiled shape
         devices = None if batch_sharding is None else batch_sharding.mesh.shape.get("data")
         split = batch_sharding if devices and rest % devices == 0 else None
-        short_step = _guarded(_updater(net, cost, grad, tx, labels, l2, split))
+        short_step = _guarded(_updater(net, cost, grad, tx, labels, l2, split, transposed))
         idx = perm[per_epoch * batch_size:]
         state, loss = short_step(state, x[idx], y[idx], first + per_epoch)
         losses = jnp.append(losses, loss)
@@ -398,7 +413,7 @@ def _epoch(params, opt_state, last, x, y, key, epoch, l2, values, x_test, y_test
     train_cost = jnp.sum(losses * sizes) / jnp.sum(sizes)
     if x_test is None:
         return params, opt_state, last, bad, losses, train_cost, None, None
-    test_cost, correct = _score(net, cost, params, x_test, y_test, l2)
+    test_cost, correct = _score(net, cost, _layout.stored(params, transposed), x_test, y_test, l2)
     return params, opt_state, last, bad, losses, train_cost, test_cost, correct
 
 
@@ -420,7 +435,8 @@ def fit_epochs(net, params, x, y, cost, optimizer, epochs, batch_size, key, *, t
       net, params, x, y, cost, optimizer, grad, l2, trainable, mesh: as for :func:`fit`.
       epochs: number of passes over the training set, an int > 0.
       batch_size: mini-batch size, an int in [1, n].
-      key: PRNG key for the shuffling (epoch e uses ``fold_in(key, e)``, as :func:`fit`).
+      key: PRNG key for the shuffling (epoch e visits the samples in the order
+        ``jaxbp.shuffle.epoch_order(key, e, n)``, as :func:`fit`).
       test: optional ``(x_test, y_test)``, scored after every epoch. A sample is correct
         when the largest output is at the target's largest entry (one output unit: output
         and target on the same side of 0.5).
@@ -459,10 +475,12 @@ def fit_epochs(net, params, x, y, cost, optimizer, epochs, batch_size, key, *, t
     if _traced((params, x, y)):
         raise not_here
 
+    transposed = _transposed(net, grad, static, batch_size)
+    params = _layout.stored(params, transposed)  # converted back below
     opt_state = transform(static, values, labels).init(params)
     static_args = dict(net=net, cost=cost, optimizer=static, labels=labels,
                        batch_size=batch_size, drop_last=bool(drop_last), grad=grad,
-                       batch_sharding=batch_sharding)
+                       batch_sharding=batch_sharding, transposed=transposed)
     last = params
     args = lambda e: (params, opt_state, last, x, y, key, jnp.asarray(e, jnp.int32), l2, values,
                       x_test, y_test)
@@ -491,6 +509,7 @@ def fit_epochs(net, params, x, y, cost, optimizer, epochs, batch_size, key, *, t
                            None if correct is None else correct.astype(np.int64),
                            None if x_test is None else int(x_test.shape[0]),
                            compile_seconds, train_seconds)
+    params = _layout.stored(params, transposed)
     if bad >= 0 and on_diverge == "raise":
         flat, steps = losses.reshape(-1), losses.size
         message = _diverged(fn, bad, steps, flat, rate_text, f" (epoch {len(records) - 1})")
