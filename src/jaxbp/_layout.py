@@ -25,9 +25,11 @@ care how a matrix is stored (an arbitrary optax transformation might).
 """
 import jax
 
-# Smaller products (batch x n_in x n_out multiply-adds) stay as written: XLA fuses the
-# whole step of a tiny net into one loop, and a transpose or barrier would split it.
-MIN_MACS = 1 << 14
+# Smaller products (batch x n_in x n_out multiply-adds) stay as written: for them the
+# layout changes the step by a fraction of a microsecond, either way (W4's 10 x 64 x 30
+# first layer ran 5-10% slower transposed in the bench, 7% faster in another loop), and
+# in a tiny net XLA fuses the whole step into one loop that a barrier would split.
+MIN_MACS = 1 << 16
 
 
 def transposed_layers(sizes, batch):
