@@ -185,9 +185,10 @@ def profile_fit(wid, grad="manual", quick=False):
     key = jax.random.key(w.seed) if w.batch else None
     cost, xc, yc, l2 = _checks.prepare("fit", net, params, xj, yj, w.cost)
     static, values, _ = resolve("fit", w.lr, xc.dtype)
+    transposed = train._transposed(net, grad, static, w.batch or xc.shape[0])
     hlo = train._run.lower(params, xc, yc, key, l2, values, net=net, cost=cost,
                            optimizer=static, labels=None, steps=w.steps, batch_size=w.batch,
-                           grad=grad, guard=False).compile().as_text()
+                           grad=grad, guard=False, transposed=transposed).compile().as_text()
     what = {}
     for m in re.finditer(r"%([\w.-]+) = (\S+) .*?op_name=\"([^\"]*)\"", hlo):
         what[m.group(1)] = f"{m.group(2)} {m.group(3).split('/')[-1]}"
@@ -235,23 +236,14 @@ def layouts(quick=False):
                 y = jnp.asarray(rng.uniform(size=(n, 10)), jnp.float32)
                 params = net.init(jax.random.key(0))
                 steps = max(20, int(2e8 / (batch * n_in * n_out * 6)))
-                times = []
-                for first in (False, True):
-                    def copy(*args, **kwargs):  # a new function: its own trace and program
-                        return train._run.__wrapped__(*args, **kwargs)
-                    run = jax.jit(copy, static_argnames=("net", "cost", "optimizer", "labels",
-                                                         "steps", "batch_size", "grad", "guard"))
-                    top = tuple(l for l in rule(net.sizes, batch) if l > 0)
-                    _layout.transposed_layers = lambda sizes, b: ((0,) if first else ()) + top
-                    try:
-                        f = partial(run, params, x, y, jax.random.key(0), jnp.zeros((), jnp.float32),
-                                    values, net=net, cost=COSTS["cross_entropy"], optimizer=static,
-                                    labels=None, steps=steps, batch_size=batch, grad="manual",
-                                    guard=False)
-                        jax.block_until_ready(f())  # traced now, with this layout
-                    finally:
-                        _layout.transposed_layers = rule
-                    times.append(f)
+                top = tuple(l for l in rule(net.sizes, batch) if l > 0)  # as fit has them
+                times = [partial(train._run, params, x, y, jax.random.key(0),
+                                 jnp.zeros((), jnp.float32), values, net=net,
+                                 cost=COSTS["cross_entropy"], optimizer=static, labels=None,
+                                 steps=steps, batch_size=batch, grad="manual", guard=False,
+                                 transposed=first + top) for first in ((), (0,))]
+                for f in times:
+                    jax.block_until_ready(f())  # compile
                 t = _alternating(times)
                 rows.append((batch, n_in, n_out, t[0] / steps, t[1] / steps,
                              0 in rule(net.sizes, batch)))

@@ -3,7 +3,8 @@
 The layout must change nothing but speed: every result of fit / fit_epochs on a net whose
 layers are stored transposed is checked against an independent reference -- a hand loop
 with ``jax.grad`` of a loss written out here, or the autodiff twin (which never uses the
-layout) -- in float64, and the API's layout is what comes back on every exit path."""
+layout) -- in float64 (float32 where divergence needs it), and the API's layout is what
+comes back on every exit path."""
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -59,6 +60,16 @@ def test_the_rule():
 def test_only_on_cpu(monkeypatch):
     monkeypatch.setattr(_layout.jax, "default_backend", lambda: "gpu")
     assert _layout.transposed_layers((784, 100, 10), 128) == ()
+
+
+def test_on_a_mesh_the_rule_sees_each_devices_rows():
+    class Sharding:  # what _transposed reads of a NamedSharding
+        class mesh:
+            shape = {"data": 4}
+    sgd = jaxbp.optimizer("sgd", 0.1).static
+    assert train._transposed(NET, "manual", sgd, 4 * BATCH) == (0, 1)
+    assert train._transposed(NET, "manual", sgd, 4 * BATCH, Sharding) == (0, 1)  # 64 each
+    assert train._transposed(NET, "manual", sgd, BATCH, Sharding) == ()          # 16 each
 
 
 def test_stored_transposes_the_chosen_weights_and_is_its_own_inverse():
@@ -180,8 +191,36 @@ def test_divergence_returns_the_last_finite_params_in_the_api_layout():
     assert_close(epochs.value.params, manual.value.params, rtol=0)
 
 
+def test_the_other_exit_paths_return_the_api_layout():
+    """on_diverge="return"; non-finite params after the last update (the loss was finite:
+    ``bad == steps``); and a one-step fit under jit (the traced bookkeeping, no loop)."""
+    x, y = (a.astype(np.float32) for a in data())
+    p0 = NET.init(jax.random.key(0))
+    kw = dict(batch_size=BATCH, key=jax.random.key(0))
+    y01 = (y > 0.5).astype(np.float32)
+    p_ret, h_ret = jaxbp.fit(NET, p0, x, y01, NAIVE_BCE, 20.0, 6, on_diverge="return", **kw)
+    p_twin, h_twin = jaxbp.fit(NET, p0, x, y01, NAIVE_BCE, 20.0, 6, on_diverge="return",
+                               grad="autodiff", **kw)
+    assert np.isnan(h_ret).any()
+    np.testing.assert_allclose(h_ret, h_twin, rtol=1e-5)
+    assert_close(p_ret, p_twin, rtol=1e-5)
+    # one huge step: a finite loss, then 1e38 x gradients of ~100 overflow the weights
+    linear = jaxbp.MLP(NET.sizes, output="identity")
+    for grad in ("manual", "autodiff"):
+        with pytest.raises(jaxbp.NonFiniteError,
+                           match="non-finite parameters after the last step") as last:
+            jaxbp.fit(linear, p0, x, y * 1e3, "quadratic", 1e38, 1, grad=grad, **kw)
+        assert last.value.step == 1 and np.isfinite(last.value.history).all()
+        assert_close(last.value.params, p0, rtol=0)     # the initial params, as given
+    p1, h1 = jax.jit(lambda p: jaxbp.fit(NET, p, x, y, "quadratic", 0.5, 1, **kw))(p0)
+    p1_twin, h1_twin = jaxbp.fit(NET, p0, x, y, "quadratic", 0.5, 1, grad="autodiff", **kw)
+    np.testing.assert_allclose(h1, h1_twin, rtol=1e-6)
+    assert_close(p1, p1_twin, rtol=1e-5)
+
+
 def test_float32_within_rounding_of_the_plain_layout(monkeypatch):
-    """The layout reorders float32 sums, nothing else: W5's shapes, a few steps."""
+    """The layout reorders float32 sums, nothing else: W5's shapes, a few steps. (The
+    layout is a static argument of the compiled program: no cache to clear.)"""
     net = jaxbp.MLP((784, 100, 10))
     rng = np.random.default_rng(0)
     x = rng.uniform(size=(256, 784)).astype(np.float32)
@@ -189,10 +228,8 @@ def test_float32_within_rounding_of_the_plain_layout(monkeypatch):
     p0 = net.init(jax.random.key(0))
     kw = dict(batch_size=128, key=jax.random.key(1))
     got, h_got = jaxbp.fit(net, p0, x, y, "quadratic", 3.0, 6, **kw)
-    jax.clear_caches()
     monkeypatch.setattr(_layout, "transposed_layers", lambda sizes, batch: ())
     want, h_want = jaxbp.fit(net, p0, x, y, "quadratic", 3.0, 6, **kw)
-    jax.clear_caches()
     np.testing.assert_allclose(h_got, h_want, rtol=1e-5)
     for a, b in zip(leaves(got), leaves(want)):
         assert a.dtype == np.float32

@@ -118,9 +118,10 @@ def feedforward(net, params, x, offsets=None, transposed=()):
     Returns ``(zs, activations)``: ``zs[l] = activations[l] @ W_l + b_l`` and
     ``activations[l + 1] = sigma_l(zs[l])``, with ``activations[0] = x``. ``offsets``, if
     given, are added to each z (the autodiff twin differentiates with respect to them).
-    ``transposed``: indices of layers whose product is computed as ``(W_l.T @ a.T).T``:
-    the same numbers, in the layout that suits a ``W_l`` stored transposed (which
-    :func:`jaxbp.fit` does for some big layers on CPU; see ``jaxbp._layout``).
+    ``transposed``: indices of layers whose product is computed as ``(W_l.T @ a.T).T``.
+    ``params`` are still in the usual layout; the result is the same up to float rounding,
+    and is faster on CPU when each such ``W_l`` is itself a transpose of a stored
+    ``W_l.T``, as inside :func:`jaxbp.fit` for some big layers (``jaxbp._layout``).
     """
     zs, activations = [], [x]
     for l, (layer, act) in enumerate(zip(params, net.layers)):

@@ -64,11 +64,14 @@ def _common(fn, net, params, x, y, cost, optimizer, l2, grad, trainable, on_dive
     return tuple(params), cost, x, y, l2, static, values, rate, labels
 
 
-def _transposed(net, grad, optimizer, batch):
+def _transposed(net, grad, optimizer, batch, batch_sharding=None):
     """The layers whose W the training loop keeps transposed (:mod:`jaxbp._layout`): some
-    big ones, for manual gradients and jaxbp's own (elementwise) optimizers only."""
+    big ones, for manual gradients and jaxbp's own (elementwise) optimizers only. ``batch``
+    is the rows of one step; on a mesh each device multiplies its share of them."""
     if grad != "manual" or isinstance(optimizer, optax.GradientTransformation):
         return ()
+    if batch_sharding is not None:
+        batch = max(1, batch // batch_sharding.mesh.shape.get("data", 1))
     return _layout.transposed_layers(net.sizes, batch)
 
 
@@ -88,6 +91,7 @@ def _updater(net, cost, grad, tx, labels, l2, batch_sharding, transposed=()):
     opt_state)``; ``loss`` is the batch's cost before the update. ``params`` (and the
     optimizer state) hold the W of each layer in ``transposed`` transposed
     (:func:`_layout.stored`); the gradient is computed in the API's layout and stored alike."""
+    assert not transposed or grad == "manual", "the stored layout is for manual gradients only"
     value_and_grad = partial(_manual, transposed=transposed) if transposed else _GRAD_FNS[grad]
 
     def update(params, opt_state, xb, yb):
@@ -170,10 +174,13 @@ def _surely_finite(net, cost, params, xb, yb, l2, transposed=()):
 
 
 @partial(jax.jit, static_argnames=("net", "cost", "optimizer", "labels", "steps", "batch_size",
-                                   "grad", "guard", "batch_sharding"))
+                                   "grad", "guard", "batch_sharding", "transposed"))
 def _run(params, x, y, key, l2, values, *, net, cost, optimizer, labels, steps, batch_size,
-         grad, guard, batch_sharding=None):
+         grad, guard, batch_sharding=None, transposed=()):
     """The unchecked kernel of :func:`fit`: ``(params, history, status)``.
+
+    ``params`` come in and go out in the API's layout; inside, the layers in ``transposed``
+    (:func:`_transposed`) are stored as in :func:`_updater`.
 
     The training loop is always the plain one, ``(params, opt_state)`` and nothing else
     carried: per-step ``where``s on the state cost, and on a tiny net they keep XLA from
@@ -196,7 +203,6 @@ def _run(params, x, y, key, l2, values, *, net, cost, optimizer, labels, steps, 
     """
     TRACES["fit"] += 1
     tx = transform(optimizer, values, labels)
-    transposed = _transposed(net, grad, optimizer, batch_size or x.shape[0])
     update = _updater(net, cost, grad, tx, labels, l2, batch_sharding, transposed)
     params = _layout.stored(params, transposed)  # and back on the way out
     n = x.shape[0]
@@ -316,8 +322,10 @@ def fit(net, params, x, y, cost, optimizer, steps, batch_size=None, grad="manual
         from .parallel import place_for_fit
         params, x, y, batch_sharding = place_for_fit(fn, mesh, params, x, y, batch_size)
     args = (params, x, y, key, l2, values)
+    transposed = _transposed(net, grad, static, batch_size or x.shape[0], batch_sharding)
     run = partial(_run, *args, net=net, cost=cost, optimizer=static, labels=labels, steps=steps,
-                  batch_size=batch_size, grad=grad, batch_sharding=batch_sharding)
+                  batch_size=batch_size, grad=grad, batch_sharding=batch_sharding,
+                  transposed=transposed)
     if _traced(args):
         new_params, history, _ = run(guard=True)
         return new_params, history
@@ -475,7 +483,7 @@ def fit_epochs(net, params, x, y, cost, optimizer, epochs, batch_size, key, *, t
     if _traced((params, x, y)):
         raise not_here
 
-    transposed = _transposed(net, grad, static, batch_size)
+    transposed = _transposed(net, grad, static, batch_size, batch_sharding)
     params = _layout.stored(params, transposed)  # converted back below
     opt_state = transform(static, values, labels).init(params)
     static_args = dict(net=net, cost=cost, optimizer=static, labels=labels,
