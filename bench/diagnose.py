@@ -45,7 +45,7 @@ from jaxbp.autodiff import _value_and_grad
 from jaxbp.backprop import _trace
 from jaxbp.costs import COSTS
 
-from . import fused
+from . import fused, worker
 from . import workloads as wl
 
 
@@ -242,24 +242,19 @@ def layouts(quick=False):
                                  cost=COSTS["cross_entropy"], optimizer=static, labels=None,
                                  steps=steps, batch_size=batch, grad="manual", guard=False,
                                  transposed=first + top) for first in ((), (0,))]
-                for f in times:
-                    jax.block_until_ready(f())  # compile
-                t = _alternating(times)
-                rows.append((batch, n_in, n_out, t[0] / steps, t[1] / steps,
+                cells = [{"name": f"transposed={t}", "repeats": 7, "times": [],
+                          "run": lambda f=f: jax.block_until_ready(f())}
+                         for t, f in zip(((), (0,)), times)]
+                for c in cells:
+                    c["run"]()  # compile
+                notes = []
+                worker._time_in_rounds(cells, "layouts", notes)  # the bench's ABBA rounds
+                if notes:
+                    raise RuntimeError(notes[0])
+                plain, flipped = (float(np.median(c["times"])) for c in cells)
+                rows.append((batch, n_in, n_out, plain / steps, flipped / steps,
                              0 in rule(net.sizes, batch)))
     return rows
-
-
-def _alternating(fs, rounds=7):
-    """Medians of ``rounds`` calls of each of ``fs``, interleaved in alternating order."""
-    ts = [[] for _ in fs]
-    for r in range(rounds):
-        order = list(range(len(fs)))[::(-1) ** r]
-        for i in order:
-            t0 = time.perf_counter()
-            jax.block_until_ready(fs[i]())
-            ts[i].append(time.perf_counter() - t0)
-    return [float(np.median(t)) for t in ts]
 
 
 def main(argv=None):

@@ -13,16 +13,17 @@ matrix products changes. With ``Wt = W.T`` carried by :func:`jaxbp.fit`'s loop i
   (:func:`jaxbp.backprop._outer_sum`): ``delta.T @ a`` is the gradient of ``Wt`` as it
   is written, so the optimizer update reads it without a transpose (20 us -> 9 us).
 
-W5 (784-100-10, batch 128) went from 130 ms to 119-122 ms per epoch. Measured per layer on this
-project's machine (AMD EPYC with AVX-512, one core; ``python -m bench.diagnose
+W5 (784-100-10, batch 128) went from 130 ms to 119-122 ms per epoch. Measured per layer on
+this project's machine (AMD EPYC with AVX-512, one core; ``python -m bench.diagnose
 --layouts``), the transposed layout is up to 48% faster, or within 2%, for every
 layer with at most 32 outputs, every layer at batch <= 32, and at batch <= 128 when
 n_in >= 2 x batch -- and up to 35% slower outside that (a 64-256 layer at batch 256), which
 is why it is chosen per layer. On a mesh the rule sees each device's share of the batch;
-under ``jax.vmap`` (products batched over runs) it was not measured. Only on the CPU backend (GPU and TPU matrix units choose
-their own layouts), only for manual gradients (the autodiff twin stays plain
-``jax.grad``) and only for jaxbp's own optimizers, which are elementwise and so do not
-care how a matrix is stored (an arbitrary optax transformation might).
+under ``jax.vmap`` (products batched over runs) it was not measured. Only on the CPU
+backend (GPU and TPU matrix units choose their own layouts), only for manual gradients
+(the autodiff twin stays plain ``jax.grad``) and only for jaxbp's own optimizers, which
+are elementwise and so do not care how a matrix is stored (an arbitrary optax
+transformation might).
 """
 import jax
 
