@@ -95,6 +95,29 @@ def test_feedforward_transposed_is_the_same_forward_pass(sizes, batch, data):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
 
 
+def test_bp4_reads_an_activation_held_transposed_as_stored(monkeypatch):
+    """After a layer computed in the transposed layout, the next layer's BP4 product is
+    ``a.T @ delta`` (the operand is held as (n_in, batch)); the gradients stay those of
+    jax.grad."""
+    import importlib
+    from jaxbp.costs import quadratic
+    backprop = importlib.import_module("jaxbp.backprop")  # the module (jaxbp.backprop is the function)
+    flags, outer_sum = [], backprop._outer_sum
+    monkeypatch.setattr(backprop, "_outer_sum",
+                        lambda a, d, t=False: flags.append(t) or outer_sum(a, d, t))
+    x, y = data(BATCH)
+    p = params64(3)
+    tr = backprop._trace.__wrapped__(NET, quadratic, p, x, y, 0.0, (0, 1))  # not jitted
+    assert flags == [False, True]
+    a, d = jnp.ones((BATCH, 32)), jnp.ones((BATCH, 32))                 # layer 1's shapes
+    ops = lambda t: {e.primitive.name for e in jax.make_jaxpr(
+        lambda a, d: outer_sum(a, d, t))(a, d).eqns}
+    assert "optimization_barrier" in ops(False) and "optimization_barrier" not in ops(True)
+    value, grads = jax.value_and_grad(_loss)(p, x, y)
+    np.testing.assert_allclose(tr.loss, value, rtol=1e-12)
+    assert_close(tr.grads, grads, rtol=1e-12)
+
+
 def _loss(p, xb, yb):
     """The 64-32-32 sigmoid net's quadratic cost, written out (independent of jaxbp)."""
     h = jax.nn.sigmoid(xb @ p[0]["W"] + p[0]["b"][None, :])

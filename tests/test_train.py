@@ -260,6 +260,43 @@ def test_one_trace_per_shape_and_dtype_not_per_value():
     assert count() == (before[0] + 1, before[1] + 1)
 
 
+def test_a_concrete_zero_l2_on_a_big_net_compiles_a_loop_without_the_l2_term():
+    """For nets whose weight_decay skips its sum at l2 == 0, a concrete zero is made a
+    constant of the loop (no lax.cond reading every W each step); a nonzero l2 compiles
+    one more program, after which l2 values are traced. The results are those of the
+    traced-l2 program at l2 = 0."""
+    from jaxbp.costs import skips_l2_sum
+    big = jaxbp.MLP((40, 30, 2))
+    p = big.init(jax.random.key(0), dtype=jnp.float64)
+    assert skips_l2_sum(p) and not skips_l2_sum(params64())
+    zero = jnp.zeros((), jnp.float64)
+    assert train._loop_l2(p, zero) is None
+    assert train._loop_l2(p, zero + 0.1) is not None
+    assert train._loop_l2(params64(), zero) is zero          # small nets: l2 stays traced
+    seen = []
+    jax.make_jaxpr(lambda l2: seen.append(train._loop_l2(p, l2)) or l2)(zero)
+    assert isinstance(seen[0], jax.core.Tracer)               # a traced zero stays traced
+
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((16, 40)), rng.uniform(0.1, 0.9, (16, 2))
+    run = lambda p, l2: jaxbp.fit(big, p, x, y, "quadratic", 0.5, STEPS, l2=l2)
+    count = lambda: train.TRACES["fit"]
+    p_const, h_const = run(p, 0.0)
+    before = count()
+    run(big.init(jax.random.key(1), dtype=jnp.float64), 0)    # another zero: same program
+    assert count() == before
+    p_traced, h_traced = jax.jit(run)(p, 0.0)                 # l2 traced: the lax.cond kept
+    np.testing.assert_allclose(h_const, h_traced, rtol=1e-13)
+    for a, b in zip(leaves(p_const), leaves(p_traced)):
+        np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-15)
+    before = count()
+    run(p, 0.1)
+    assert count() == before + 1                              # nonzero: one more program
+    run(p, 0.2)
+    run(p, 0.0)
+    assert count() == before + 1
+
+
 def test_minibatch_key_styles_share_a_program():
     run = lambda key: jaxbp.fit(NET, params64(), X, Y, "quadratic", 0.5, steps=STEPS,
                                 batch_size=2, key=key)[1]

@@ -76,7 +76,7 @@ def _trace(net, cost, params, x, y, l2, transposed=()):
     deltas = [cost.delta(zs[-1], y, sigma[-1])]                                       # BP1
     for l in reversed(range(len(params) - 1)):
         deltas.insert(0, (deltas[0] @ params[l + 1]["W"].T) * sigma[l].prime(zs[l]))  # BP2
-    grads = tuple({"W": _outer_sum(activations[l], deltas[l]) / n + l2 * params[l]["W"],  # BP4
+    grads = tuple({"W": _outer_sum(activations[l], deltas[l], l - 1 in transposed) / n + l2 * params[l]["W"],  # BP4
                    "b": jnp.mean(deltas[l], axis=0)}                                  # BP3
                   for l in range(len(params)))
     loss = jnp.mean(cost.value(zs[-1], y, sigma[-1])) + weight_decay(params, l2)
@@ -88,7 +88,7 @@ def _trace(net, cost, params, x, y, l2, transposed=()):
 OUTER_SUM_MIN_MACS = 1 << 14
 
 
-def _outer_sum(a, delta):
+def _outer_sum(a, delta, a_stored_transposed=False):
     """``a.T @ delta``: BP4's sum over the batch of the outer products ``a_x delta_x^T``.
 
     For big layers it is computed as ``(delta.T @ a).T``: XLA's CPU matrix product is
@@ -97,7 +97,13 @@ def _outer_sum(a, delta):
     strided read in the update (about 14 us). ``optimization_barrier`` keeps XLA from
     rewriting it back. Small products stay as written, fused by XLA into the loop around
     them.
+
+    ``a_stored_transposed``: ``a`` is the output of a layer whose product ran in the
+    transposed layout (:mod:`jaxbp._layout`), so it is held as ``(n_in, batch)``. Then
+    ``a.T @ delta`` reads both operands as they are stored and is the fast form (W5's
+    output layer, 128x100 -> 10: 3.2 us instead of 7.0 us; 784-256-64-10 at batch 128,
+    the middle layer: 18 us instead of 42 us).
     """
-    if a.shape[0] * a.shape[1] * delta.shape[1] < OUTER_SUM_MIN_MACS:
+    if a_stored_transposed or a.shape[0] * a.shape[1] * delta.shape[1] < OUTER_SUM_MIN_MACS:
         return a.T @ delta
     return jax.lax.optimization_barrier(delta.T @ a).T
