@@ -184,7 +184,7 @@ def profile_fit(wid, grad="manual", quick=False):
     xj, yj = jnp.asarray(x), jnp.asarray(y)
     key = jax.random.key(w.seed) if w.batch else None
     cost, xc, yc, l2 = _checks.prepare("fit", net, params, xj, yj, w.cost)
-    l2 = train._loop_l2(params, l2)  # as fit passes it
+    l2 = train._loop_l2(params, 0.0, l2)  # as fit passes l2=0
     static, values, _ = resolve("fit", w.lr, xc.dtype)
     transposed = train._transposed(net, grad, static, w.batch or xc.shape[0])
     hlo = train._run.lower(params, xc, yc, key, l2, values, net=net, cost=cost,
@@ -239,7 +239,7 @@ def layouts(quick=False):
                 steps = max(20, int(2e8 / (batch * n_in * n_out * 6)))
                 top = tuple(l for l in rule(net.sizes, batch) if l > 0)  # as fit has them
                 times = [partial(train._run, params, x, y, jax.random.key(0),
-                                 train._loop_l2(params, 0.0), values, net=net,
+                                 train._loop_l2(params, 0.0, jnp.zeros(())), values, net=net,
                                  cost=COSTS["cross_entropy"], optimizer=static, labels=None,
                                  steps=steps, batch_size=batch, grad="manual", guard=False,
                                  transposed=first + top) for first in ((), (0,))]

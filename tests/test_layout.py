@@ -107,7 +107,11 @@ def test_bp4_reads_an_activation_held_transposed_as_stored(monkeypatch):
                         lambda a, d, t=False: flags.append(t) or outer_sum(a, d, t))
     x, y = data(BATCH)
     p = params64(3)
-    tr = backprop._trace.__wrapped__(NET, quadratic, p, x, y, 0.0, (0, 1))  # not jitted
+    for transposed, want in (((0,), [False, True]), ((1,), [False, False])):
+        backprop._trace.__wrapped__(NET, quadratic, p, x, y, 0.0, transposed)  # not jitted
+        assert flags == want
+        flags.clear()
+    tr = backprop._trace.__wrapped__(NET, quadratic, p, x, y, 0.0, (0, 1))
     assert flags == [False, True]
     a, d = jnp.ones((BATCH, 32)), jnp.ones((BATCH, 32))                 # layer 1's shapes
     ops = lambda t: {e.primitive.name for e in jax.make_jaxpr(

@@ -270,12 +270,14 @@ def test_a_concrete_zero_l2_on_a_big_net_compiles_a_loop_without_the_l2_term():
     p = big.init(jax.random.key(0), dtype=jnp.float64)
     assert skips_l2_sum(p) and not skips_l2_sum(params64())
     zero = jnp.zeros((), jnp.float64)
-    assert train._loop_l2(p, zero) is None
-    assert train._loop_l2(p, zero + 0.1) is not None
-    assert train._loop_l2(params64(), zero) is zero          # small nets: l2 stays traced
+    assert train._loop_l2(p, 0.0, zero) is None and train._loop_l2(p, zero, zero) is None
+    assert train._loop_l2(p, 0.1, zero + 0.1) is not None
+    assert train._loop_l2(params64(), 0.0, zero) is zero     # small nets: l2 stays traced
     seen = []
-    jax.make_jaxpr(lambda l2: seen.append(train._loop_l2(p, l2)) or l2)(zero)
+    jax.make_jaxpr(lambda l2: seen.append(train._loop_l2(p, l2, l2)) or l2)(zero)
     assert isinstance(seen[0], jax.core.Tracer)               # a traced zero stays traced
+    jax.make_jaxpr(lambda q: seen.append(train._loop_l2(q, 0, zero)) or q[0]["W"])(p)
+    assert seen[1] is None                                    # a number, inside a user's jit
 
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((16, 40)), rng.uniform(0.1, 0.9, (16, 2))
@@ -289,6 +291,14 @@ def test_a_concrete_zero_l2_on_a_big_net_compiles_a_loop_without_the_l2_term():
     np.testing.assert_allclose(h_const, h_traced, rtol=1e-13)
     for a, b in zip(leaves(p_const), leaves(p_traced)):
         np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-15)
+    from jaxbp import _checks
+    from jaxbp.optim import resolve
+    cost, xc, yc, l2 = _checks.prepare("fit", big, p, x, y, "quadratic")
+    static, values, _ = resolve("fit", 0.5, xc.dtype)
+    hlo = lambda l2: train._run.lower(
+        p, xc, yc, None, l2, values, net=big, cost=cost, optimizer=static, labels=None,
+        steps=STEPS, batch_size=None, grad="manual", guard=False).compile().as_text()
+    assert "conditional" not in hlo(None) and "conditional" in hlo(l2)  # the cond is gone
     before = count()
     run(p, 0.1)
     assert count() == before + 1                              # nonzero: one more program

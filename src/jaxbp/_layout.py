@@ -11,7 +11,13 @@ matrix products changes. With ``Wt = W.T`` carried by :func:`jaxbp.fit`'s loop i
 * BP2's ``delta @ W.T`` is ``delta @ Wt``, as stored;
 * BP4's product is already computed as ``(delta.T @ a).T`` for big layers
   (:func:`jaxbp.backprop._outer_sum`): ``delta.T @ a`` is the gradient of ``Wt`` as it
-  is written, so the optimizer update reads it without a transpose (20 us -> 9 us).
+  is written, so the optimizer update reads it without a transpose (20 us -> 9 us) --
+  unless the layer before is stored transposed too, see the next point;
+* the layer's output is held as (n_out, batch), so the next layer's BP4 product is
+  ``a.T @ delta``, which reads it as stored (:func:`jaxbp.backprop._outer_sum`; the
+  product of W5's output layer: 3.2 us instead of 7.0 us). If that next layer is stored
+  transposed, its update then reads the gradient transposed: for W5's 100 x 10 that is
+  under 0.5 us.
 
 W5 (784-100-10, batch 128) went from 130 ms to 119-122 ms per epoch. Measured per layer on
 this project's machine (AMD EPYC with AVX-512, one core; ``python -m bench.diagnose

@@ -9,7 +9,10 @@ State is threaded explicitly, ``(params, opt_state) -> (params, opt_state)``. A 
 program depends on the architecture, the cost, the *kind* of optimizer, the ``trainable``
 mask, ``steps``/``batch_size`` and the shapes and dtype of the arrays -- not on the values
 of the data, the parameters, ``l2``, the key, or the learning rate and other numbers of a
-float or :func:`jaxbp.optimizer` optimizer, which are traced inputs (G8).
+float or :func:`jaxbp.optimizer` optimizer, which are traced inputs (G8). One exception:
+on nets of :data:`jaxbp.costs.SKIP_L2_MIN_WEIGHTS` weights or more, a zero ``l2`` given as
+a number is compiled in as a constant (:func:`_loop_l2`), so zero and nonzero l2 are two
+programs there.
 
 Mini-batches: epoch ``e`` visits the samples in the order
 ``jaxbp.shuffle.epoch_order(key, e, n)`` (a keyed permutation computed without a sort,
@@ -54,26 +57,27 @@ _GRAD_FNS = {"manual": _manual, "autodiff": _value_and_grad}
 def _common(fn, net, params, x, y, cost, optimizer, l2, grad, trainable, on_diverge):
     """Everything ``fit`` and ``fit_epochs`` check alike, before any tracing. A list of
     layers becomes the tuple of the API."""
-    cost, x, y, l2 = _checks.prepare(fn, net, params, x, y, cost, l2)
+    cost, x, y, checked = _checks.prepare(fn, net, params, x, y, cost, l2)
     if grad not in GRADS:
         _checks.choose(fn, "grad", grad, dict.fromkeys(GRADS))
     if on_diverge not in ("raise", "return"):
         raise ValueError(f"{fn}: on_diverge must be 'raise' or 'return', got {on_diverge!r}")
     static, values, rate = resolve(fn, optimizer, x.dtype)
     labels = trainable_labels(fn, params, trainable)
-    return tuple(params), cost, x, y, _loop_l2(params, l2), static, values, rate, labels
+    return tuple(params), cost, x, y, _loop_l2(params, l2, checked), static, values, rate, labels
 
 
-def _loop_l2(params, l2):
-    """``l2`` as the compiled loops take it: None for a concrete zero on a net whose
-    :func:`weight_decay` skips its sum of W**2 at l2 == 0 (:func:`skips_l2_sum`); the loop
-    then makes the zero a constant (:func:`_l2_in_loop`). XLA drops the L2 term with it,
-    and the ``lax.cond`` that skips the sum at run time -- which read every W and so made
-    XLA copy each W once per step to update it (W5: 3.8 us of a 245 us step). A nonzero
-    l2 then compiles one more program; l2 values after it are traced, as before."""
+def _loop_l2(params, l2, checked):
+    """``checked`` (``l2`` as :func:`_checks.prepare` returns it) as the compiled loops take
+    it: None when ``l2`` as given is a concrete zero -- a number, also inside a user's
+    ``jax.jit`` -- on a net whose :func:`weight_decay` skips its sum of W**2 at l2 == 0
+    (:func:`skips_l2_sum`). The loop then makes the zero a constant (:func:`_l2_in_loop`)
+    and XLA folds away the ``lax.cond`` that skips the sum at run time, which read every
+    W and so made XLA copy each W once per step to update it (3.8 us per step on W5). A
+    nonzero l2 compiles one more program; l2 values after it are traced, as before."""
     if skips_l2_sum(params) and _checks.is_concrete(l2) and not np.asarray(l2).any():
         return None
-    return l2
+    return checked
 
 
 def _l2_in_loop(l2, dtype):
