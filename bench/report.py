@@ -100,7 +100,7 @@ def build(data, meta, gates, notes):
 
 def _more_runs(table, repeats):
     """Which cells got more timed runs (a worker's round of calls took under
-    ``worker.SHORT_ROUND`` s), as text for the header."""
+    ``worker.SHORT_ROUND`` or ``worker.BRIEF_ROUND`` s), as text for the header."""
     more = {}
     for wid, rows in table.items():
         for r in rows:

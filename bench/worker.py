@@ -8,9 +8,9 @@ pure Python), ``torch``, ``scaling`` (``bench.scaling.run``, if that module exis
 For each workload: one first call of every implementation (its time is reported as the
 compile/first-call time), then ``repeats`` rounds of timed calls, one call of each
 implementation per round (interleaved; ``SHORT_FACTOR`` times as many rounds when a round
-takes under ``SHORT_ROUND`` seconds); the final parameters of the last call are
-evaluated by :func:`bench.workloads.evaluate`. Results go
-to ``OUTDIR/GROUP.json``.
+takes under ``SHORT_ROUND`` seconds, and in a full run ``BRIEF_FACTOR`` times under
+``BRIEF_ROUND``); the final parameters of the last call are evaluated by
+:func:`bench.workloads.evaluate`. Results go to ``OUTDIR/GROUP.json``.
 """
 import json
 import os
@@ -61,7 +61,8 @@ def _batches(w, outdir, group):
     return wl.batches(w, perms), False
 
 
-SHORT_ROUND, SHORT_FACTOR = 0.05, 5
+SHORT_ROUND, SHORT_FACTOR = 0.05, 5    # a round under 50 ms: 5x the rounds
+BRIEF_ROUND, BRIEF_FACTOR = 1.0, 2      # under 1 s: 2x (a median of 10, not 5)
 
 
 def timed(run):
@@ -71,12 +72,16 @@ def timed(run):
     return time.perf_counter() - t0, out
 
 
-def _time_in_rounds(cells, wid, notes):
+def _time_in_rounds(cells, wid, notes, brief=True):
     """Timed calls in rounds, one call of each cell per round, in alternating order: a change
     of load on this shared machine then hits all of them alike, and no implementation
     always runs first or right after the same other one. Cheap workloads (a round under
     SHORT_ROUND s) get SHORT_FACTOR times the rounds: a 1 ms call is at the mercy of every
-    other process on the machine. Fills each cell's ``times`` and ``out``."""
+    other process on the machine. With ``brief`` (full runs), rounds under BRIEF_ROUND s
+    get BRIEF_FACTOR times: on this shared machine one disturbed stretch of a few calls
+    moved a median of 5 by 10% (W5: 111.7-135.7 ms, median 122.3, where the runs before
+    and after gave 109-112).
+    Fills each cell's ``times`` and ``out``."""
     rounds = max((c["repeats"] for c in cells), default=0)
     r = 0
     while r < rounds:
@@ -89,10 +94,13 @@ def _time_in_rounds(cells, wid, notes):
                 except Exception:
                     notes.append(f"{c['name']} {wid}: {traceback.format_exc(limit=3)}")
                     c["repeats"], failed = 0, True
-        if r == 0 and not failed and time.perf_counter() - t_round < SHORT_ROUND:
+        if r == 0 and not failed:
+            took = time.perf_counter() - t_round
+            factor = (SHORT_FACTOR if took < SHORT_ROUND else
+                      BRIEF_FACTOR if brief and took < BRIEF_ROUND else 1)
             for c in cells:
-                c["repeats"] *= SHORT_FACTOR
-            rounds *= SHORT_FACTOR
+                c["repeats"] *= factor
+            rounds *= factor
         r += 1
 
 
@@ -129,7 +137,7 @@ def run_group(group, outdir, config):
                 cells.append(dict(name=name, label=label, cw=cw, run=run, first=first, out=out,
                                   times=[], repeats=config["repeats"] if k == 0 else 0,
                                   key=wid if cw == w else f"{wid}-reduced"))
-        _time_in_rounds(cells, wid, notes)
+        _time_in_rounds(cells, wid, notes, brief=config["mode"] == "full")
         for c in cells:
             try:
                 result = wl.evaluate(c["cw"], c["out"])
