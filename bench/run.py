@@ -114,7 +114,7 @@ def gates_cold_start(args):
     try:
         import importlib.util
         if importlib.util.find_spec("jaxbp.demos.gates") is None:
-            return None, "src/jaxbp/demos/gates.py does not exist yet"
+            return None, "demos/gates.py does not exist yet"
     except ImportError as e:
         return None, str(e)
     runs = 1 if args.mode != "full" else 3

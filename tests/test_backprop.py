@@ -231,7 +231,7 @@ def test_readme_table_points_at_the_equations():
     import re
     root = pathlib.Path(__file__).resolve().parents[1]
     readme = (root / "README.md").read_text()
-    lines = (root / "src/jaxbp/backprop.py").read_text().splitlines()
+    lines = (root / "jaxbp/backprop.py").read_text().splitlines()
     for eq in ("BP1", "BP2", "BP3", "BP4"):
         row = next(r for r in readme.splitlines() if r.startswith(f"| {eq} |"))
         number = int(re.search(r"backprop\.py#L(\d+)", row).group(1))

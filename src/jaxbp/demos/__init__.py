@@ -1,1 +1,0 @@
-"""The demos behind ``jaxbp <demo>``; each module has ``main(argv) -> int``."""
