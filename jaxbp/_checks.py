@@ -28,19 +28,6 @@ X64_HINT = ("float64 requested but jax_enable_x64 is disabled; call "
             "jax.config.update('jax_enable_x64', True) at program start")
 
 
-class ParamsFileError(ValueError):
-    """A params file that cannot be read, or whose contents are invalid."""
-
-
-class NonFiniteError(FloatingPointError):
-    """Training produced a non-finite loss. ``.step``, ``.params`` (last finite) and
-    ``.history`` are attached."""
-
-    def __init__(self, message, step=None, params=None, history=None):
-        super().__init__(message)
-        self.step, self.params, self.history = step, params, history
-
-
 def is_concrete(*xs):
     """True when none of ``xs`` (arrays or pytrees of arrays) is a tracer."""
     return not any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(xs))
@@ -229,6 +216,7 @@ def check_params(fn, net, params):
             elif leaf.dtype != dtype:
                 raise TypeError(f"{fn}: params[{l}]['{name}'] has dtype {leaf.dtype} but "
                                 f"params[0]['W'] has {dtype}; all leaves must share one dtype")
+            _check_finite(fn, f"params[{l}]['{name}']", leaf, leaf)
     return dtype
 
 

@@ -25,14 +25,16 @@ def autodiff(net, params, x, y, cost, l2=0.0):
     return _value_and_grad(net, cost, params, x, y, l2)
 
 
-def _loss(net, cost, params, x, y, l2, offsets=None):
+def kernel(net, cost, params, x, y, l2, offsets=None):
     """The unchecked cost. ``offsets`` (one per layer, shaped like z) are added to the
     weighted inputs, so that the gradient with respect to them is n * delta."""
     zs, activations = feedforward(net, params, x, offsets)
     return jnp.mean(cost.value(zs[-1], y, net.layers[-1])) + weight_decay(params, l2)
 
 
-_value_and_grad = jax.jit(jax.value_and_grad(_loss, argnums=2), static_argnums=(0, 1))
+_loss = kernel
+value_and_grad = jax.value_and_grad(kernel, argnums=2)  # unjitted, for jaxbp.make_step
+_value_and_grad = jax.jit(value_and_grad, static_argnums=(0, 1))
 
 
 @partial(jax.jit, static_argnums=(0, 1))

@@ -67,43 +67,30 @@ def backprop(net, params, x, y, cost, l2=0.0):
     return tr.loss, type(params)(tr.grads)  # the container params came in (a tuple)
 
 
-@partial(jax.jit, static_argnums=(0, 1, 6))
-def _trace(net, cost, params, x, y, l2, transposed=()):
-    """The unchecked kernel: x, y 2-D in the params dtype, l2 a scalar (transposed: see _layout)."""
-    zs, activations = feedforward(net, params, x, transposed=transposed)
-    sigma = net.layers
-    n = x.shape[0]
-    deltas = [cost.delta(zs[-1], y, sigma[-1])]                                       # BP1
-    for l in reversed(range(len(params) - 1)):
-        deltas.insert(0, (deltas[0] @ params[l + 1]["W"].T) * sigma[l].prime(zs[l]))  # BP2
-    grads = tuple({"W": _outer_sum(activations[l], deltas[l], l - 1 in transposed) / n + l2 * params[l]["W"],  # BP4
-                   "b": jnp.mean(deltas[l], axis=0)}                                  # BP3
-                  for l in range(len(params)))
-    loss = jnp.mean(cost.value(zs[-1], y, sigma[-1])) + weight_decay(params, l2)
-    return Trace(loss, tuple(zs), tuple(activations), tuple(deltas), grads)
+def kernel(net, cost, params, x, y, l2):
+    """The unchecked kernel, a :class:`Trace`: x and y 2-D in the params dtype, l2 a scalar
+    (a Python 0 drops the term). :func:`jaxbp.make_step` calls it inside its update."""
+    zs, activations = feedforward(net, params, x)
+    delta = cost.delta(zs[-1], y, net.layers[-1])                                     # BP1
+    deltas, grads = backward(net, params, zs, activations, delta, x.shape[0], l2)
+    loss = jnp.mean(cost.value(zs[-1], y, net.layers[-1])) + weight_decay(params, l2)
+    return Trace(loss, tuple(zs), tuple(activations), deltas, grads)
 
 
-# The smallest BP4 product, in multiply-adds (batch x n_in x n_out), that ``_outer_sum``
-# computes in the transposed layout.
-OUTER_SUM_MIN_MACS = 1 << 14
+_trace = jax.jit(kernel, static_argnums=(0, 1))  # for the eager, checked functions above
 
 
-def _outer_sum(a, delta, a_stored_transposed=False):
-    """``a.T @ delta``: BP4's sum over the batch of the outer products ``a_x delta_x^T``.
+def backward(net, params, zs, activations, delta, n=1, l2=0.0):
+    """BP2-BP4, from the output layer's error ``delta`` (BP1; one row per sample).
 
-    For big layers it is computed as ``(delta.T @ a).T``: XLA's CPU matrix product is
-    twice as fast writing the (n_out, n_in) result as the (n_in, n_out) one (W5's
-    784x128x100: 88 us instead of 175 us, one core), and the transpose then costs a
-    strided read in the update (about 14 us). ``optimization_barrier`` keeps XLA from
-    rewriting it back. Small products stay as written, fused by XLA into the loop around
-    them.
-
-    ``a_stored_transposed``: ``a`` is the output of a layer whose product ran in the
-    transposed layout (:mod:`jaxbp._layout`), so it is held as ``(n_in, batch)``. Then
-    ``a.T @ delta`` reads both operands as they are stored and is the fast form (W5's
-    output layer, 128x100 -> 10: 3.2 us instead of 7.0 us for the product; 784-256-64-10
-    at batch 128, the middle layer's: 18 us instead of 42 us).
+    Returns ``(deltas, grads)``: every layer's error, and the gradient of the sum of the
+    per-sample costs divided by ``n`` (the batch size, for :func:`backprop`'s mean; 1 for
+    ``jaxbp.manual_vjp``, whose cotangent already weighs each row), plus ``l2 * W``.
     """
-    if a_stored_transposed or a.shape[0] * a.shape[1] * delta.shape[1] < OUTER_SUM_MIN_MACS:
-        return a.T @ delta
-    return jax.lax.optimization_barrier(delta.T @ a).T
+    deltas = [delta]
+    for l in reversed(range(len(params) - 1)):
+        deltas.insert(0, (deltas[0] @ params[l + 1]["W"].T) * net.layers[l].prime(zs[l]))  # BP2
+    grads = tuple({"W": activations[l].T @ deltas[l] / n + l2 * params[l]["W"],          # BP4
+                   "b": jnp.sum(deltas[l], axis=0) / n}                                  # BP3
+                  for l in range(len(params)))
+    return tuple(deltas), grads

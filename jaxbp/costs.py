@@ -70,51 +70,12 @@ COSTS = {"cross_entropy": cross_entropy, "quadratic": quadratic,
          "softmax_cross_entropy": softmax_cross_entropy}
 
 
-# Nets with at least this many weights skip the L2 sum at run time when l2 == 0.
-SKIP_L2_MIN_WEIGHTS = 1024
-
-
-def skips_l2_sum(params):
-    """Whether :func:`weight_decay` skips its sum of W**2 at run time when l2 == 0: nets of
-    :data:`SKIP_L2_MIN_WEIGHTS` weights or more."""
-    return sum(layer["W"].size for layer in params) >= SKIP_L2_MIN_WEIGHTS
-
-
-def _half_sum_squares(weights, l2):
-    return 0.5 * l2 * sum(jnp.sum(W ** 2) for W in weights)
-
-
-@jax.custom_jvp
-def _skipping_l2_term(weights, l2):
-    """``_half_sum_squares``, not computed when ``l2 == 0`` (then it is 0)."""
-    out = jax.eval_shape(_half_sum_squares, weights, l2)
-    return jax.lax.cond(l2 != 0, _half_sum_squares, lambda *_: jnp.zeros(out.shape, out.dtype),
-                        weights, l2)
-
-
-@_skipping_l2_term.defjvp
-def _skipping_l2_term_jvp(primals, tangents):
-    """The exact derivative, also in l2 at l2 == 0 (``0.5 * sum(W**2)``, which the skipped
-    branch alone would give as 0)."""
-    (weights, l2), (d_weights, d_l2) = primals, tangents
-    d_out = (l2 * sum(jnp.sum(W * dW) for W, dW in zip(weights, d_weights))
-             + d_l2 * _half_sum_squares(weights, 1))
-    return _skipping_l2_term(weights, l2), d_out
-
-
 def weight_decay(params, l2):
     """The L2 term ``0.5 * l2 * sum over layers of sum(W**2)``; biases are not regularised.
 
-    ``l2`` is usually a traced input (a new value does not recompile ``fit``, which passes
-    a plain zero as a constant on the nets below: ``jaxbp.train._loop_l2``). For nets of
-    :data:`SKIP_L2_MIN_WEIGHTS` weights or more the sum is only computed when ``l2 != 0``
-    (``lax.cond``): otherwise every training step reads every weight once more to add zero
-    to the recorded loss (2.3 us of W4's 4.4 us step). Its derivatives stay exact (a
-    custom JVP: d/dl2 at l2 == 0 is ``0.5 * sum(W**2)``). Smaller nets always compute it:
-    the sum costs less than the branch, and a conditional in a tiny loop body keeps
-    XLA:CPU from compiling the loop into one function (W1's step went from 0.1 to 0.7 us).
+    A Python number is a constant of the compiled program, and a Python zero drops the term
+    (no sum over the weights at all); an array ``l2`` is a traced input.
     """
-    weights = tuple(layer["W"] for layer in params)
-    if not skips_l2_sum(params) or not isinstance(l2, jax.core.Tracer):
-        return _half_sum_squares(weights, l2)
-    return _skipping_l2_term(weights, l2)
+    if isinstance(l2, (int, float)) and l2 == 0:
+        return 0.0
+    return 0.5 * l2 * sum(jnp.sum(layer["W"] ** 2) for layer in params)

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _checks
-from ._checks import ParamsFileError
+from .errors import ParamsFileError
 
 FORMAT, VERSION = "jaxbp-params", 1
 DTYPES = ("float16", "float32", "float64")   # the float dtypes that .npy stores natively

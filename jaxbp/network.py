@@ -112,31 +112,19 @@ class MLP:
         return out[0] if np.ndim(x) == 1 else out
 
 
-def feedforward(net, params, x, offsets=None, transposed=()):
+def feedforward(net, params, x, offsets=None):
     """The forward pass, keeping every weighted input and activation (unchecked kernel).
 
     Returns ``(zs, activations)``: ``zs[l] = activations[l] @ W_l + b_l`` and
     ``activations[l + 1] = sigma_l(zs[l])``, with ``activations[0] = x``. ``offsets``, if
     given, are added to each z (the autodiff twin differentiates with respect to them).
-    ``transposed``: indices of layers whose product is computed as ``(W_l.T @ a.T).T``.
-    ``params`` are still in the usual layout; the result is the same up to float rounding,
-    and is faster on CPU when each such ``W_l`` is itself a transpose of a stored
-    ``W_l.T``, as inside :func:`jaxbp.fit` for some big layers (``jaxbp._layout``).
     """
     zs, activations = [], [x]
-    for l, (layer, act) in enumerate(zip(params, net.layers)):
-        z = _product(activations[-1], layer["W"], l in transposed) + layer["b"][None, :]
-        zs.append(z if offsets is None else z + offsets[l])
+    for layer, act, in zip(params, net.layers):
+        z = activations[-1] @ layer["W"] + layer["b"][None, :]
+        zs.append(z if offsets is None else z + offsets[len(zs)])
         activations.append(act.fn(zs[-1]))
     return zs, activations
-
-
-def _product(a, W, transposed):
-    """``a @ W``; with ``transposed``, computed as ``(W.T @ a.T).T``, the product in the
-    (n_out, batch) layout, which XLA's CPU matrix product writes faster when ``W.T`` is
-    what is stored (W5's first layer: 98 us instead of 109 us, one core).
-    ``optimization_barrier`` keeps XLA from rewriting it back."""
-    return jax.lax.optimization_barrier(W.T @ a.T).T if transposed else a @ W
 
 
 @partial(jax.jit, static_argnums=0)

@@ -3,7 +3,8 @@
 Nothing here is a second implementation of training. The same compiled kernels run; only
 the placement of their inputs changes, and ``jit`` inserts the collectives:
 
-* **Data parallel** (``jaxbp.fit(..., mesh=mesh)``): x and y are split by rows over the
+* **Data parallel** (:func:`fit`, :func:`fit_epochs`: ``jaxbp.fit`` and
+  ``jaxbp.fit_epochs`` with their inputs placed on a mesh): x and y are split by rows over the
   mesh axis ``"data"`` and params are replicated. Every batch sum of backprop -- BP3's
   mean of delta, BP4's ``a.T @ delta`` and the loss mean -- then runs as a partial sum on
   each device followed by an all-reduce, so every device ends each step with the same
@@ -23,6 +24,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
+
+from . import _checks, train
+from . import epochs as epochs_module
 
 DATA = "data"
 RUNS = "runs"
@@ -123,22 +127,12 @@ def _batch_hint(batch_size, n, d):
 def place_for_fit(fn, mesh, params, x, y, batch_size):
     """Put validated ``fit`` arguments on ``mesh`` for data-parallel training.
 
-    Args:
-      fn: the public function name for error messages.
-      mesh: a ``jax.sharding.Mesh`` with an axis named ``"data"`` (other axes, if any,
-        hold replicas).
-      params: the parameter pytree; it is replicated on every device.
-      x, y: 2-D ``(n, ...)`` arrays, already checked and cast by ``fit``.
-      batch_size: rows per step, or ``None`` for the full batch. It must be divisible by
-        the number of devices ``d`` on the ``"data"`` axis, so that every device gets the
-        same number of rows of every batch.
-
-    Returns:
-      ``(params, x, y, batch_sharding)``: x and y are split by rows over ``"data"``
-      (``NamedSharding(mesh, P("data"))``); when ``n`` itself is not divisible by ``d``
-      (possible only with mini-batches) they are replicated instead, and each step's
-      batch is still split. ``batch_sharding`` is the sharding ``fit``'s kernel gives
-      each mini-batch (``with_sharding_constraint``).
+    ``mesh`` has an axis named ``"data"`` (other axes, if any, hold replicas); ``params``
+    are replicated on every device; x and y (2-D, already checked and cast) are split by
+    rows over ``"data"`` (``NamedSharding(mesh, P("data"))``), or replicated when n itself
+    is not divisible by the number of devices d (possible only with mini-batches).
+    ``batch_size`` (rows per step, None for the full batch) must be divisible by d, so that
+    every device gets the same number of rows of every batch. Returns ``(params, x, y)``.
     """
     mesh = check_mesh(fn, mesh, DATA)
     d = mesh.shape[DATA]
@@ -150,11 +144,27 @@ def place_for_fit(fn, mesh, params, x, y, batch_size):
     if batch_size is not None and batch_size % d:
         raise ValueError(f"{fn}: batch_size must be divisible by the {d} devices on mesh "
                          f"axis 'data', got batch_size={batch_size}; {_batch_hint(batch_size, n, d)}")
-    batch_sharding = NamedSharding(mesh, P(DATA))
-    data_sharding = batch_sharding if n % d == 0 else NamedSharding(mesh, P())
+    data_sharding = NamedSharding(mesh, P(DATA) if n % d == 0 else P())
     replicated = NamedSharding(mesh, P())
-    params = jax.tree_util.tree_map(lambda leaf: put(leaf, replicated), params)
-    return params, put(x, data_sharding), put(y, data_sharding), batch_sharding
+    params = jax.tree_util.tree_map(lambda leaf: put(leaf, replicated), tuple(params))
+    return params, put(x, data_sharding), put(y, data_sharding)
+
+
+def fit(net, params, x, y, cost, optimizer, steps, *, mesh, batch_size=None, **kwargs):
+    """:func:`jaxbp.fit`, data parallel: the same compiled loop, its inputs placed on ``mesh``
+    by :func:`place_for_fit` (rows of x and y split over ``"data"``, params replicated).
+    Results equal the one-device run up to the order of floating-point summation."""
+    cost, xc, yc, _ = _checks.prepare("fit", net, params, x, y, cost, kwargs.get("l2", 0.0))
+    params, xc, yc = place_for_fit("fit", mesh, params, xc, yc, batch_size)
+    return train.fit(net, params, xc, yc, cost, optimizer, steps, batch_size=batch_size, **kwargs)
+
+
+def fit_epochs(net, params, x, y, cost, optimizer, epochs, batch_size, key, *, mesh, **kwargs):
+    """:func:`jaxbp.fit_epochs`, data parallel, as :func:`fit`."""
+    cost, xc, yc, _ = _checks.prepare("fit_epochs", net, params, x, y, cost, kwargs.get("l2", 0.0))
+    params, xc, yc = place_for_fit("fit_epochs", mesh, params, xc, yc, batch_size)
+    return epochs_module.fit_epochs(net, params, xc, yc, cost, optimizer, epochs, batch_size, key,
+                                    **kwargs)
 
 
 def shard_runs(tree, mesh, axis=RUNS):

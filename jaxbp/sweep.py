@@ -40,7 +40,7 @@ import numpy as np
 from . import _checks
 from .backprop import _trace
 from .network import MLP
-from .train import check_positive_int
+from ._checks import check_positive_int
 
 MODES = ("solved", "undecided", "one-wrong", "plateau", "diverged", "other")
 INITS = {  # name -> (scale, distribution) for MLP.init; scale None is net.init's default

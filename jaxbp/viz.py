@@ -28,7 +28,7 @@ import numpy as np
 
 from . import _checks
 from .backprop import _trace
-from .train import check_positive_int
+from ._checks import check_positive_int
 
 FORMAT = "jaxbp.viz/1"
 CURVE_POINTS = 1000

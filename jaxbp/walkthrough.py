@@ -30,7 +30,8 @@ from . import _checks
 from ._doc import Doc, tex
 from .backprop import _trace
 from .examples import Example, train_example
-from .train import check_learning_rate, check_positive_int
+from ._checks import check_positive_int
+from .optim import check_learning_rate
 
 __all__ = ["explain", "explain_example", "tex", "unit_names", "weight_names"]
 
