@@ -216,7 +216,6 @@ def check_params(fn, net, params):
             elif leaf.dtype != dtype:
                 raise TypeError(f"{fn}: params[{l}]['{name}'] has dtype {leaf.dtype} but "
                                 f"params[0]['W'] has {dtype}; all leaves must share one dtype")
-            _check_finite(fn, f"params[{l}]['{name}']", leaf, leaf)
     return dtype
 
 
@@ -401,6 +400,9 @@ def prepare(fn, net, params, x, y, cost, l2=0.0):
     if not hasattr(net, "sizes") or not hasattr(net, "activations"):
         raise TypeError(f"{fn}: net must be a jaxbp.MLP, got {type(net).__name__}")
     dtype = check_params(fn, net, params)
+    for l, layer in enumerate(params):
+        for name in ("W", "b"):
+            _check_finite(fn, f"params[{l}]['{name}']", layer[name], layer[name])
     cost = resolve_cost(fn, cost, net.activations[-1])
     l2 = check_l2(fn, l2)
     x = as_real_array(fn, "x", x)

@@ -100,11 +100,7 @@ X64_OFF = textwrap.dedent(r"""
     import jax, jax.numpy as jnp, numpy as np, optax
     before = dict(jax.config.values)
     import jaxbp
-    for name in sorted(jaxbp._LAZY):                      # the lazily loaded parts too
-        try:
-            getattr(jaxbp, name)
-        except AttributeError:
-            pass
+    import jaxbp.demos.gates                               # the demos on top too
     after = dict(jax.config.values)
     changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
     out = {"x64": jax.config.jax_enable_x64, "changed": changed}

@@ -184,7 +184,7 @@ def test_E15_value_check_of_a_jax_array_runs_once(monkeypatch):
     real_scan = _checks._remember_finite
     monkeypatch.setattr(_checks, "_remember_finite", lambda a: scanned.append(a.shape) or real_scan(a))
     jaxbp.backprop(NET, PARAMS, x, y, "quadratic")
-    assert calls == ["x", "y"]          # both asked for ...
+    assert [c for c in calls if not c.startswith("params")] == ["x", "y"]  # both asked for ...
     assert scanned == [(4, 1)]          # ... but only y (numpy, cast anew each call) scanned
     monkeypatch.undo()
     bad = jnp.asarray(X).at[3, 0].set(jnp.nan)
