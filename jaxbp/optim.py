@@ -144,7 +144,7 @@ def build(static, values):
 
 
 def optimizer(name, learning_rate, **hparams):
-    """A validated named optimizer for :func:`jaxbp.fit` and :func:`jaxbp.train.fit_epochs`.
+    """A validated named optimizer for :func:`jaxbp.fit` and :func:`jaxbp.fit_epochs`.
 
     Args:
       name: one of ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"adam"``, ``"adamw"``,

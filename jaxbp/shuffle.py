@@ -60,6 +60,6 @@ def permutation(key, n):
 
 
 def epoch_order(key, epoch, n):
-    """The order in which :func:`jaxbp.fit` and :func:`jaxbp.train.fit_epochs` visit the n
+    """The order in which :func:`jaxbp.fit` and :func:`jaxbp.fit_epochs` visit the n
     samples in epoch ``epoch`` (0-based): ``permutation(jax.random.fold_in(key, epoch), n)``."""
     return permutation(jax.random.fold_in(key, epoch), n)
