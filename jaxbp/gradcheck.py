@@ -1,5 +1,5 @@
 """A three-way audit of backprop: by hand vs ``jax.grad`` vs central finite differences."""
-from typing import NamedTuple, Tuple
+from typing import NamedTuple, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -8,7 +8,9 @@ from jax.flatten_util import ravel_pytree
 
 from . import _checks
 from .autodiff import _loss, _value_and_grad, autodiff_deltas
-from .backprop import _trace
+from .backprop import Trace, _trace
+from .diagnose import likely_mistake
+from .network import feedforward
 
 # Normwise relative error allowed, by dtype: manual vs autodiff, and vs finite differences.
 TOLERANCES = {np.dtype(np.float64): (1e-9, 1e-5), np.dtype(np.float32): (1e-4, 5e-2)}
@@ -23,7 +25,10 @@ class GradReport(NamedTuple):
     (weight gradient) to the manual-vs-autodiff error of that layer, and
     ``"BP3 numeric"``/``"BP4 numeric"`` to the manual-vs-finite-difference error.
     ``worst`` names the equation where an error first appears in backward order, e.g.
-    ``"layer 1 BP2"`` (empty when everything agrees).
+    ``"layer 1 BP2"`` (empty when everything agrees). ``likely`` says what the mistake
+    there most likely is, when its numbers fit a known signature (:mod:`jaxbp.diagnose`),
+    e.g. ``"layer 1 BP2 uses sigma'(a): you passed the activation where z belongs"``; None
+    when nothing is wrong or no signature fits.
     """
     ok: bool
     manual_vs_autodiff: float
@@ -32,6 +37,7 @@ class GradReport(NamedTuple):
     per_layer: Tuple[dict, ...]
     worst: str
     tolerance: Tuple[float, float]
+    likely: Optional[str] = None
 
     def __str__(self):
         lines = [f"{'layer':>5} {'equation':>10} {'vs jax.grad':>12} {'vs numeric':>12}"]
@@ -43,6 +49,8 @@ class GradReport(NamedTuple):
         verdict = "ok" if self.ok else f"FAILED (first wrong: {self.worst})"
         lines.append(f"tolerances {self.tolerance[0]:.0e} (jax.grad), {self.tolerance[1]:.0e} "
                      f"(numeric): {verdict}")
+        if self.likely:
+            lines.append(f"likely: {self.likely}")
         return "\n".join(lines)
 
 
@@ -101,7 +109,13 @@ def check_grads(net, params, x, y, cost, l2=0.0, manual=None):
     m_vs_n = relative_error(manual_flat, numeric)
     a_vs_n = relative_error(auto_flat, numeric)
     ok = bool(m_vs_a <= tol_auto and m_vs_n <= tol_num and worst == "")
-    return GradReport(ok, m_vs_a, m_vs_n, a_vs_n, tuple(per_layer), worst, (tol_auto, tol_num))
+    likely = None
+    if worst:
+        zs, activations = feedforward(net, params, x)
+        right = Trace(None, zs, activations, auto_deltas, auto)
+        likely = likely_mistake(net, params, x, y, cost, l2, tr, right, worst)
+    return GradReport(ok, m_vs_a, m_vs_n, a_vs_n, tuple(per_layer), worst, (tol_auto, tol_num),
+                      likely)
 
 
 def _first_failure(per_layer, tol_auto, tol_num):
