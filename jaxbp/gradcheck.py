@@ -1,4 +1,5 @@
 """A three-way audit of backprop: by hand vs ``jax.grad`` vs central finite differences."""
+from functools import partial
 from typing import NamedTuple, Optional, Tuple
 
 import jax
@@ -10,7 +11,6 @@ from . import _checks
 from .autodiff import _loss, _value_and_grad, autodiff_deltas
 from .backprop import Trace, _trace
 from .diagnose import likely_mistake
-from .network import feedforward
 
 # Normwise relative error allowed, by dtype: manual vs autodiff, and vs finite differences.
 TOLERANCES = {np.dtype(np.float64): (1e-9, 1e-5), np.dtype(np.float32): (1e-4, 5e-2)}
@@ -65,18 +65,23 @@ def relative_error(a, b):
 def numeric_grads(net, cost, params, x, y, l2, max_entries=2000):
     """Central finite differences of the cost for up to ``max_entries`` parameters (all of
     them for small nets; an evenly spaced subset otherwise). Returns ``(index, values)``."""
-    flat, unravel = ravel_pytree(params)
+    flat, _ = ravel_pytree(params)
     eps = float(jnp.finfo(flat.dtype).eps)
     index = np.unique(np.linspace(0, flat.size - 1, min(flat.size, max_entries)).astype(int))
     h = eps ** (1 / 3) * jnp.maximum(1.0, jnp.abs(flat[index]))
+    return index, _central_diffs(net, cost, params, x, y, l2, jnp.asarray(index), h)
+
+
+@partial(jax.jit, static_argnums=(0, 1))
+def _central_diffs(net, cost, params, x, y, l2, index, h):
+    flat, unravel = ravel_pytree(params)
 
     def central(i_h):
         i, h = i_h
         at = lambda d: _loss(net, cost, unravel(flat.at[i].add(d)), x, y, l2)
         return (at(h) - at(-h)) / (2 * h)
 
-    diffs = jax.jit(lambda ih: jax.lax.map(central, ih, batch_size=64))((jnp.asarray(index), h))
-    return index, diffs
+    return jax.lax.map(central, (index, h), batch_size=64)
 
 
 def check_grads(net, params, x, y, cost, l2=0.0, manual=None):
@@ -111,8 +116,8 @@ def check_grads(net, params, x, y, cost, l2=0.0, manual=None):
     ok = bool(m_vs_a <= tol_auto and m_vs_n <= tol_num and worst == "")
     likely = None
     if worst:
-        zs, activations = feedforward(net, params, x)
-        right = Trace(None, zs, activations, auto_deltas, auto)
+        ref = _trace(net, cost, params, x, y, l2)   # its forward pass; deltas, grads: jax.grad's
+        right = Trace(None, ref.zs, ref.activations, auto_deltas, auto)
         likely = likely_mistake(net, params, x, y, cost, l2, tr, right, worst)
     return GradReport(ok, m_vs_a, m_vs_n, a_vs_n, tuple(per_layer), worst, (tol_auto, tol_num),
                       likely)
