@@ -10,20 +10,26 @@ log-log plot r(h) is a line of slope 2 or of slope 1: :func:`slope_test` fits th
 layer by layer. Unlike a finite difference it needs no tolerance chosen by hand: the
 verdict is the slope.
 
-**Steps, from the dtype.** h runs over a geometric range from 0.1 down to ``sqrt(eps)/10``
-(float64: 1e-1 .. 1.5e-9; float32: 1e-1 .. 3.5e-5). Steps whose remainder is within
-``100 eps |C|`` of zero are rounding noise and are dropped; the slope is fitted to the
-five smallest steps that remain (the asymptotic end, where a wrong gradient's linear term
+**Steps, from the dtype.** h runs over a geometric range, five steps a decade, from 0.1
+down to ``sqrt(eps)`` of the params dtype (float64: 1e-1 .. 1.5e-8; float32: 1e-1 ..
+3.5e-4): below that, a right gradient's own rounding (~eps |g|) would make the remainder
+linear. C is evaluated in float64 when ``jax_enable_x64`` is on (else in float32:
+``evaluate_in``). Steps whose remainder is within ``10 eps |C|`` of zero (eps of the dtype
+C is evaluated in) are rounding noise and are dropped; the slope is fitted to the four
+smallest steps that remain (the asymptotic end, where a wrong gradient's linear term
 dominates). A layer with fewer than three usable steps is reported with slope ``nan``
 (the cost is too flat along v to tell) and is not counted as a failure.
 
-**float16 / bfloat16.** The gradient is computed in that dtype, but C itself is evaluated
-in float32 (in half precision the rounding of C, ~1e-3 |C|, swamps h^2 for every useful h).
-A half-precision gradient is itself off by its rounding, so at small h its remainder turns
-linear: there a slope below 1.5 counts as a failure only when the linear term it implies,
-``r(h)/h`` at the smallest usable step, exceeds ``HALF_TOLERANCE`` times ``||g||`` -- more
-than the dtype's rounding explains (measured: right float16 / bfloat16 gradients stay
-below 0.3x / 0.5x of it; the catalogue's mistakes are 10x-100x above it).
+**float16 / bfloat16.** The gradient is computed in that dtype; C is evaluated in float64
+(or float32), never in half precision, whose rounding of C (~1e-3 |C|) would swamp h^2 at
+every useful h. Steps go down to ``sqrt(eps)/10`` (float16: 3e-3, bfloat16: 9e-3). A
+half-precision gradient is itself off by its rounding, so its remainder may turn linear at
+small h: there a slope below 1.5 counts as a failure only when the linear term it implies,
+``r(h)/h`` at the smallest usable step, exceeds ``HALF_TOLERANCE`` (float16 0.02, bfloat16
+0.1) times ``||g||`` of the layer -- more than the dtype's rounding explains. So right
+half-precision gradients pass, and gross mistakes (a missing batch mean, a wrong sign, a
+missing sigma') fail; a mistake that changes the gradient by less than that (e.g. L2
+doubled with a small l2) is below what half precision can resolve and is not reported.
 """
 from functools import partial
 from typing import NamedTuple, Tuple
