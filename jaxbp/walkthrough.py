@@ -164,7 +164,8 @@ def explain(net, params, x, y, cost="quadratic", lr=0.5, *, trainable=None, as_p
       trainable: None (train everything) or one ``{"W": bool, "b": bool}`` per layer, as
         in :class:`jaxbp.examples.Example`; frozen parameters are shown but not updated.
       as_published: update the layers from the output down, each hidden delta computed with
-        the weights above *already updated* (the variant behind Mazur's printed figures).
+        the weights above *already updated* (the sequential method, which reproduces some of
+        Mazur's printed figures: see :mod:`jaxbp.examples`).
       markdown: Markdown with LaTeX formulas in ``$$...$$`` instead of plain text.
       steps: length of the long-run summary; 0 or None to skip it.
       title: a heading; default describes the net.
