@@ -52,6 +52,8 @@ def _parser():
     p.add_argument("--as-published", action="store_true",
                    help="sequential update (output weights first), which gives some of the "
                         "post's figures")
+    p.add_argument("--bug", metavar="NAME", help="a wrong backward pass from jaxbp.bugs (e.g. "
+                   "batch_sum; 'list' lists them): its numbers beside the right ones")
     p.add_argument("--steps", type=int, default=10000, help="length of the long run (10000)")
     p.add_argument("--markdown", action="store_true", help="Markdown with LaTeX ($$...$$)")
     p.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
@@ -155,6 +157,8 @@ def main(argv=None):
     if args.steps < 1:
         print(f"jaxbp explain: --steps must be >= 1, got {args.steps}", file=sys.stderr)
         return 2
+    if args.bug is not None:
+        return _with_bug(args)
     ex = getattr(examples, EXAMPLES[args.example])()
     title = {"mazur": "Mazur's step-by-step backpropagation example",
              "no_bias_221": "The 2-2-1 example without biases"}[ex.name]
@@ -182,6 +186,44 @@ def main(argv=None):
         from jaxbp import viz
         viz.write_explain_html(args.html, args.example, as_published=args.as_published)
         print(f"wrote {args.html}")
+    return 0
+
+
+def _with_bug(args):
+    """The walkthrough with a catalogue bug's numbers beside the right ones, then what
+    check_grads says about it."""
+    from jaxbp import bugs, check_grads, examples, walkthrough
+    if args.bug == "list" or args.bug not in bugs.CATALOGUE:
+        if args.bug != "list":
+            print(f"jaxbp explain: unknown --bug {args.bug!r}; the catalogue:", file=sys.stderr)
+        out = sys.stdout if args.bug == "list" else sys.stderr
+        for name in bugs.CATALOGUE:
+            print(textwrap.fill(bugs.describe(name), 100, subsequent_indent="    ",
+                                break_on_hyphens=False, break_long_words=False), file=out)
+        return 0 if args.bug == "list" else 2
+    if args.as_published:
+        print("jaxbp explain: --bug and --as-published cannot be combined", file=sys.stderr)
+        return 2
+    ex = getattr(examples, EXAMPLES[args.example])()
+    title = {"mazur": "Mazur's step-by-step backpropagation example",
+             "no_bias_221": "The 2-2-1 example without biases"}[ex.name] + f", bug: {args.bug}"
+    try:
+        text = walkthrough.explain_example(ex, markdown=args.markdown, steps=args.steps,
+                                           title=title, bug=args.bug)
+        report = check_grads(ex.net, ex.params, ex.x, ex.y, ex.cost, manual=bugs.CATALOGUE[args.bug])
+    except ValueError as e:
+        print(f"jaxbp explain: {e}", file=sys.stderr)
+        return 2
+    verdict = ("check_grads finds no wrong gradient in this example." if report.ok else
+               f"check_grads: first wrong equation {report.worst}" +
+               (f"; likely: {report.likely}" if report.likely else "") + ".")
+    text += "\n" + _prose(verdict, args.markdown) + "\n"
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as f:
+            f.write(text)
+        print(f"wrote {args.out}")
+    else:
+        print(text, end="")
     return 0
 
 
