@@ -209,7 +209,7 @@ def _build(doc_class, net, cost, params, x, y, lr, mask, as_published, steps, ma
     units, wnames = unit_names(net.sizes), weight_names(net.sizes)
     bnames = _bias_names(s.P, mask, units)
     c = _Context(doc, net, cost, s, x, y, lr, mask, units, wnames, bnames, as_published)
-    c.manual = manual
+    c.manual, c.comparing = manual, doc_class is _WideDoc
     _header(c, title)
     _forward(c)
     _error(c)
@@ -307,7 +307,7 @@ class _Context:
     def __init__(self, doc, net, cost, step, x, y, lr, mask, units, wnames, bnames, published):
         self.doc, self.net, self.cost, self.s, self.x, self.y, self.lr = doc, net, cost, step, x, y, lr
         self.mask, self.units, self.wnames, self.bnames, self.published = mask, units, wnames, bnames, published
-        self.manual = None
+        self.manual, self.comparing = None, False
         self.n = x.shape[0]
         self.E = "E_total" if self.n == 1 else "E_x"
         self.matched = cost.output is not None     # BP1 in the fused form a - y
@@ -595,8 +595,7 @@ def _after(c, steps):
             errors = [_trace(c.net, c.cost, final, c.x, c.y, jnp.zeros((), c.x.dtype)).loss]
         outputs = np.asarray(c.net.apply(final, c.x))
         method = "sequential update, as published" if c.published else "standard update"
-        how = ("standard update, with the wrong backward pass's gradients" if c.manual else
-               f"{method}, jaxbp.examples.train_example")
+        how = method if c.comparing else f"{method}, jaxbp.examples.train_example"
         doc.heading(f"After {steps:,} updates")
         doc.para(f"Repeating the same step {steps:,} times ({how}): "
                  f"E_total = {doc.n(errors[-1])}.")

@@ -293,7 +293,8 @@ def test_bug_beside_the_right_numbers(capsys):
 def test_a_bug_that_cannot_show_in_the_example_says_so(capsys):
     text = run_demo(capsys, "mazur", "--bug", "batch_sum", "--steps", "5")
     prose = " ".join(text.split())
-    assert "bug:" not in text and "no printed number differs" in prose
+    assert "   bug: " not in text and ">> bug: " not in text
+    assert "no printed number differs" in prose
     assert "a batch of two or more" in prose
 
 
