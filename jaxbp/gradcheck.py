@@ -1,4 +1,5 @@
 """A three-way audit of backprop: by hand vs ``jax.grad`` vs central finite differences."""
+import textwrap
 from functools import partial
 from typing import NamedTuple, Optional, Tuple
 
@@ -50,7 +51,8 @@ class GradReport(NamedTuple):
         lines.append(f"tolerances {self.tolerance[0]:.0e} (jax.grad), {self.tolerance[1]:.0e} "
                      f"(numeric): {verdict}")
         if self.likely:
-            lines.append(f"likely: {self.likely}")
+            lines += textwrap.wrap(f"likely: {self.likely}", 100, subsequent_indent="  ",
+                                   break_on_hyphens=False)
         return "\n".join(lines)
 
 
