@@ -59,8 +59,9 @@ def _near(c, k, rtol):
     return abs(c - k) <= max(10 * rtol, 1e-3) * max(1.0, abs(k))
 
 
-def _scale_message(c, n, eq, name, rtol):
-    """What a constant factor c on an equation's right value most likely means."""
+def _scale_message(c, n, eq, name, rtol, single=False):
+    """What a constant factor c on an equation's right value most likely means (None for
+    an unnamed constant fitted to a single number, which any factor fits)."""
     if _near(c, 0, rtol):
         what = {"BP1": "the output error is never computed", "BP2": "delta is never computed",
                 "BP3": "the biases are never updated (their gradient is left at zero)",
@@ -85,6 +86,8 @@ def _scale_message(c, n, eq, name, rtol):
         return "is 2 x the right value: counted twice"
     if _near(c, 0.5, rtol):
         return "is half the right value: a factor 1/2 too many"
+    if single:
+        return None
     return f"is {c:.4g} x the right value throughout: a constant factor (look for a stray constant)"
 
 
@@ -248,5 +251,6 @@ def likely_mistake(net, params, x, y, cost, l2, got, right, where, rtol=None):
     if np.any(want):
         c = _fit(mine, [want], rtol)
         if c is not None and not _near(c[0], 1, rtol):
-            return f"{where} {_scale_message(c[0], p.n, eq, cost.name, rtol)}"
+            text = _scale_message(c[0], p.n, eq, cost.name, rtol, single=mine.size == 1)
+            return f"{where} {text}" if text else None
     return None
