@@ -92,6 +92,9 @@ def check_grads(net, params, x, y, cost, l2=0.0, manual=None):
     ``manual`` replaces the hand-written backward pass (a function with the signature of
     :func:`jaxbp.trace`), to audit your own implementation. Returns a :class:`GradReport`;
     ``ok`` is True when every error is within the dtype's tolerance (``TOLERANCES``).
+    When something is wrong, ``worst`` names the first wrong equation and ``likely`` the
+    mistake its numbers fit, if any (:mod:`jaxbp.diagnose`; try it on :mod:`jaxbp.bugs`).
+    For a check with no tolerance to choose, see :func:`jaxbp.slope.slope_test`.
     """
     cost, x, y, l2 = _checks.prepare("check_grads", net, params, x, y, cost, l2)
     if np.dtype(x.dtype) not in TOLERANCES:

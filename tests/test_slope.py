@@ -50,9 +50,9 @@ def test_catalogue_mistakes_have_slope_one_float32(name):
     assert abs(report.slopes[0] - 1) < 0.2
 
 
-@pytest.mark.parametrize("dtype", [jnp.float16, jnp.bfloat16])
-@pytest.mark.parametrize("arch", [((3, 5, 2), "tanh", "sigmoid", "cross_entropy"),
-                                  ((3, 6, 2), "relu", "identity", "quadratic")])
+@pytest.mark.parametrize("dtype, arch", [
+    (jnp.float16, ((3, 5, 2), "tanh", "sigmoid", "cross_entropy")),
+    (jnp.bfloat16, ((3, 6, 2), "relu", "identity", "quadratic"))])
 def test_half_precision_right_gradients_raise_no_alarm(dtype, arch):
     *shape, cost = arch
     net, params, x, y = problem(dtype, *shape)
