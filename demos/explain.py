@@ -4,8 +4,8 @@
 2-2-2 sigmoid net) as computed by :func:`jaxbp.explain` -- forward pass, total error, the
 chain-rule factors and update of every weight -- then the error and outputs after 10,000
 updates. ``jaxbp explain no-bias-221`` does the same for the 2-2-1 lecture example without
-biases. ``--as-published`` switches to the sequential update behind the post's printed
-figures and shows which figures differ from the standard method and why.
+biases. ``--as-published`` switches to the sequential update, which reproduces some of the
+post's printed figures, and shows which figures come from which method and why.
 
 The demo turns on float64 (``jax_enable_x64``) at start, because the figures are compared
 to 9 significant digits; ``--float32`` keeps float32 (7 digits).
@@ -24,20 +24,21 @@ MAZUR_POST = {
     "E_total after 10,000 updates": "0.0000351085",
 }
 MAZUR_WHY = (
-    "Why: the post's figures come from two versions of the author's script plus an "
-    "off-by-one. Its text (and the standard method) computes every gradient from the same "
-    "forward and backward pass, which gives the printed w1..w8. Its 'error after one update' "
-    "0.291027924 and its outputs after 10,000 updates 0.015912196 / 0.984065734 come from the "
-    "sequential variant (output weights updated first, hidden deltas computed with the updated "
-    "output weights). Its final error 0.0000351085 matches neither method after 10,000 "
-    "updates: it is the *standard* method's error after 9,999 updates (3.5108548e-05), not the "
-    "sequential variant's (3.5091e-05) -- the error was printed before the last update.")
+    "Why: the post's figures mix two methods and an off-by-one. Its text (and the standard "
+    "method) computes every gradient from the same forward and backward pass, which gives "
+    "the printed w1..w8. Its 'error after one update' 0.291027924 and its outputs after "
+    "10,000 updates 0.015912196 / 0.984065734 are reproduced by the sequential method "
+    "(output weights updated first, hidden deltas computed with the updated output "
+    "weights) -- a method that gives them, not a claim about the author's code. Its final "
+    "error 0.0000351085 matches neither method after 10,000 updates: it is the *standard* "
+    "method's error after 9,999 updates (3.51085481e-05), not the sequential method's "
+    "(3.50914538e-05 after 9,999) -- the error was printed before the last update.")
 NO_BIAS_WHY = (
     "Note: the exact results are output {out}, E {E} and updated output weights "
-    "[{w5}, {w6}] (computed above). The often-quoted 0.272392 / 0.87305 come from "
-    "intermediates rounded by hand -- delta_o1 = 0.0406, out_h1 = 0.68, out_h2 = 0.6637 -- "
-    "together with the sequential update (the hand calculation then updates the hidden "
-    "weights with these new output weights; {where}):")
+    "[{w5}, {w6}] (computed above). The often-quoted 0.272392 / 0.87305 come from rounding "
+    "alone, intermediates rounded by hand (delta_o1 = 0.0406, out_h1 = 0.68, out_h2 = "
+    "0.6637). They are output weights, which the update order cannot change: the order "
+    "(standard or sequential; {where}) only changes the hidden weights. By hand:")
 EXAMPLES = {"mazur": "mazur", "no-bias-221": "no_bias_221", "no_bias_221": "no_bias_221"}
 
 
@@ -49,7 +50,10 @@ def _parser():
                "jaxbp explain no-bias-221 --markdown --out nb.md")
     p.add_argument("example", choices=["mazur", "no-bias-221"], help="which worked example")
     p.add_argument("--as-published", action="store_true",
-                   help="sequential update (output weights first) behind the post's figures")
+                   help="sequential update (output weights first), which gives some of the "
+                        "post's figures")
+    p.add_argument("--bug", metavar="NAME", help="a wrong backward pass from jaxbp.bugs (e.g. "
+                   "batch_sum; 'list' lists them): its numbers beside the right ones")
     p.add_argument("--steps", type=int, default=10000, help="length of the long run (10000)")
     p.add_argument("--markdown", action="store_true", help="Markdown with LaTeX ($$...$$)")
     p.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
@@ -134,7 +138,7 @@ def no_bias_note(markdown=False, as_published=False):
     W2 = np.asarray(params[1]["W"])[:, 0]
     exact = NO_BIAS_WHY.format(out=f"{out:.8g}", E=f"{float(errors[0]):.6g}",
                                w5=f"{W2[0]:.8g}", w6=f"{W2[1]:.8g}",
-                               where="shown above" if as_published else "see --as-published")
+                               where="this is the sequential one" if as_published else "compare --as-published")
     delta, out_h1, out_h2 = 0.0406, 0.68, 0.6637
     w5, w6 = 0.3 - 1.0 * delta * out_h1, 0.9 - 1.0 * delta * out_h2
     lines = [_prose(exact, markdown), ""]
@@ -153,6 +157,8 @@ def main(argv=None):
     if args.steps < 1:
         print(f"jaxbp explain: --steps must be >= 1, got {args.steps}", file=sys.stderr)
         return 2
+    if args.bug is not None:
+        return _with_bug(args)
     ex = getattr(examples, EXAMPLES[args.example])()
     title = {"mazur": "Mazur's step-by-step backpropagation example",
              "no_bias_221": "The 2-2-1 example without biases"}[ex.name]
@@ -163,9 +169,10 @@ def main(argv=None):
         parts.append(mazur_comparison(args.steps, args.markdown))
     elif ex.name == "mazur":
         parts.append(_prose("Mazur's post prints 0.291027924 after one update and 0.0000351085 "
-                            "after 10,000; they come from a sequential variant and an off-by-one: "
-                            "run 'jaxbp explain mazur --as-published' to see which figure comes "
-                            "from where.", args.markdown) + "\n")
+                            "after 10,000; the first is the sequential method's, the second the "
+                            "standard method's after 9,999 updates: run 'jaxbp explain mazur "
+                            "--as-published' to see which figure comes from where.",
+                            args.markdown) + "\n")
     else:
         parts.append(no_bias_note(args.markdown, args.as_published))
     text = "\n".join(parts)
@@ -179,6 +186,44 @@ def main(argv=None):
         from jaxbp import viz
         viz.write_explain_html(args.html, args.example, as_published=args.as_published)
         print(f"wrote {args.html}")
+    return 0
+
+
+def _with_bug(args):
+    """The walkthrough with a catalogue bug's numbers beside the right ones, then what
+    check_grads says about it."""
+    from jaxbp import bugs, check_grads, examples, walkthrough
+    if args.bug == "list" or args.bug not in bugs.CATALOGUE:
+        if args.bug != "list":
+            print(f"jaxbp explain: unknown --bug {args.bug!r}; the catalogue:", file=sys.stderr)
+        out = sys.stdout if args.bug == "list" else sys.stderr
+        for name in bugs.CATALOGUE:
+            print(textwrap.fill(bugs.describe(name), 100, subsequent_indent="    ",
+                                break_on_hyphens=False, break_long_words=False), file=out)
+        return 0 if args.bug == "list" else 2
+    if args.as_published:
+        print("jaxbp explain: --bug and --as-published cannot be combined", file=sys.stderr)
+        return 2
+    ex = getattr(examples, EXAMPLES[args.example])()
+    title = {"mazur": "Mazur's step-by-step backpropagation example",
+             "no_bias_221": "The 2-2-1 example without biases"}[ex.name] + f", bug: {args.bug}"
+    try:
+        text = walkthrough.explain_example(ex, markdown=args.markdown, steps=args.steps,
+                                           title=title, bug=args.bug)
+        report = check_grads(ex.net, ex.params, ex.x, ex.y, ex.cost, manual=bugs.CATALOGUE[args.bug])
+    except ValueError as e:
+        print(f"jaxbp explain: {e}", file=sys.stderr)
+        return 2
+    verdict = ("check_grads finds no wrong gradient in this example." if report.ok else
+               f"check_grads: first wrong equation {report.worst}" +
+               (f"; likely: {report.likely}" if report.likely else "") + ".")
+    text += "\n" + _prose(verdict, args.markdown) + "\n"
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as f:
+            f.write(text)
+        print(f"wrote {args.out}")
+    else:
+        print(text, end="")
     return 0
 
 

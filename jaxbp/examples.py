@@ -10,17 +10,38 @@ Arrays are float64 when ``jax_enable_x64`` is on, else float32.
 **Figures that do not follow from the method.** Mazur's post prints, after one update, a
 total error of 0.291027924, and after 10,000 updates 0.0000351085 with outputs
 0.015912196 / 0.984065734. Its own method (every gradient from the same forward and
-backward pass, then all weights updated) gives 0.29102777369... after one update and, after
-10,000 updates, 3.5101877e-05 with outputs 0.0159136 / 0.9840642. The printed figures come
-from an earlier version of the author's script that updated the output weights *first* and
-then computed the hidden deltas with the already-updated weights, and the 0.0000351085 is
-the error after 9,999 such updates. :func:`train_example` with ``as_published=True`` runs that
-sequential variant and reproduces the printed figures exactly.
+backward pass, then all weights updated: the *standard* method) gives 0.29102777369...
+after one update and, after 10,000 updates, 3.5101878e-05 with outputs 0.0159136 /
+0.9840643 (float64, correctly rounded: 3.51018778e-05, 0.0159136204, 0.984064274). The
+printed figures mix two methods and an off-by-one:
+
+* 0.291027924 and the outputs 0.015912196 / 0.984065734 are those of the *sequential*
+  method, which updates the output weights first and then computes the hidden deltas with
+  the already-updated weights (0.29102792390 after one update; 0.0159121963 / 0.984065734
+  after 10,000). It is named here as a method that reproduces them, not as what the
+  author's script did (a check of the committed versions of his script found that they
+  divide the error by the number of outputs, and would print half of 0.291027924).
+* 0.0000351085 is the *standard* method's error after 9,999 updates (3.51085481e-05), not
+  after 10,000, and not the sequential method's (3.50914538e-05 after 9,999, 3.50847863e-05
+  after 10,000): the error was printed before the last update.
+
+:func:`train_example` with ``as_published=True`` runs the sequential method: it reproduces
+0.291027924 and the two outputs exactly, but not 0.0000351085 (no single method does).
 
 In the 2-2-1 example the exact float64 results are output 0.69028349, E 0.0181039 and
-updated output weights [0.27232597, 0.87299836]; the often-quoted 0.272392 / 0.87305 come
-from intermediates rounded to four digits in the hand calculation together with the same
-sequential update order.
+updated output weights [0.27232597, 0.87299836]. The often-quoted 0.272392 / 0.87305 come
+from rounding alone: intermediates rounded to four digits in the hand calculation
+(0.3 - 0.0406 * 0.68 = 0.272392). They are *output* weights, and the update order cannot
+change them (the output layer's gradient does not depend on any other update); the order
+(standard or sequential) only changes the hidden weights.
+
+**Nielsen's network2 ``lmbda``.** His cost is C0 + (lmbda / 2n) sum w^2 with n =
+``len(training_data)``; jaxbp's is C0 + (l2 / 2) sum W^2, so pass ``l2 = lmbda /
+len(training_data)`` (not divided by the mini-batch size). ``l2`` is an L2 term in the
+cost, differentiated like the rest of it: it equals weight decay (w <- (1 - eta l2) w -
+eta dC0/dw, network2's update) only under plain SGD; with momentum or Adam the L2 term is
+rescaled by the optimizer and is not decoupled weight decay (that is
+``optax.add_decayed_weights`` / ``optax.adamw``).
 """
 from functools import partial
 from typing import NamedTuple
@@ -94,9 +115,10 @@ def train_example(ex, steps, as_published=False):
     updates, keeping frozen parameters fixed.
 
     ``as_published=False`` is the method as the tutorials describe it (via
-    :func:`jaxbp.fit`). ``as_published=True`` updates layer by layer from the output down and
-    computes each layer's delta with the weights above it *already updated*, which is what
-    produced the figures printed in Mazur's post (see the module docstring).
+    :func:`jaxbp.fit`). ``as_published=True`` is the sequential method: it updates layer by
+    layer from the output down and computes each layer's delta with the weights above it
+    *already updated*; it reproduces the post's error after one update and its outputs
+    after 10,000 updates, but not its final error (see the module docstring).
 
     Returns ``(params, errors)``: ``errors[k]`` is the cost after k updates, k = 0..steps.
     """

@@ -1,5 +1,7 @@
 """A three-way audit of backprop: by hand vs ``jax.grad`` vs central finite differences."""
-from typing import NamedTuple, Tuple
+import textwrap
+from functools import partial
+from typing import NamedTuple, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -8,7 +10,8 @@ from jax.flatten_util import ravel_pytree
 
 from . import _checks
 from .autodiff import _loss, _value_and_grad, autodiff_deltas
-from .backprop import _trace
+from .backprop import Trace, _trace
+from .diagnose import likely_mistake
 
 # Normwise relative error allowed, by dtype: manual vs autodiff, and vs finite differences.
 TOLERANCES = {np.dtype(np.float64): (1e-9, 1e-5), np.dtype(np.float32): (1e-4, 5e-2)}
@@ -23,7 +26,10 @@ class GradReport(NamedTuple):
     (weight gradient) to the manual-vs-autodiff error of that layer, and
     ``"BP3 numeric"``/``"BP4 numeric"`` to the manual-vs-finite-difference error.
     ``worst`` names the equation where an error first appears in backward order, e.g.
-    ``"layer 1 BP2"`` (empty when everything agrees).
+    ``"layer 1 BP2"`` (empty when everything agrees). ``likely`` says what the mistake
+    there most likely is, when its numbers fit a known signature (:mod:`jaxbp.diagnose`),
+    e.g. ``"layer 1 BP2 uses sigma'(a): you passed the activation where z belongs"``; None
+    when nothing is wrong or no signature fits.
     """
     ok: bool
     manual_vs_autodiff: float
@@ -32,6 +38,7 @@ class GradReport(NamedTuple):
     per_layer: Tuple[dict, ...]
     worst: str
     tolerance: Tuple[float, float]
+    likely: Optional[str] = None
 
     def __str__(self):
         lines = [f"{'layer':>5} {'equation':>10} {'vs jax.grad':>12} {'vs numeric':>12}"]
@@ -43,6 +50,9 @@ class GradReport(NamedTuple):
         verdict = "ok" if self.ok else f"FAILED (first wrong: {self.worst})"
         lines.append(f"tolerances {self.tolerance[0]:.0e} (jax.grad), {self.tolerance[1]:.0e} "
                      f"(numeric): {verdict}")
+        if self.likely:
+            lines += textwrap.wrap(f"likely: {self.likely}", 100, subsequent_indent="  ",
+                                   break_on_hyphens=False)
         return "\n".join(lines)
 
 
@@ -57,18 +67,23 @@ def relative_error(a, b):
 def numeric_grads(net, cost, params, x, y, l2, max_entries=2000):
     """Central finite differences of the cost for up to ``max_entries`` parameters (all of
     them for small nets; an evenly spaced subset otherwise). Returns ``(index, values)``."""
-    flat, unravel = ravel_pytree(params)
+    flat, _ = ravel_pytree(params)
     eps = float(jnp.finfo(flat.dtype).eps)
     index = np.unique(np.linspace(0, flat.size - 1, min(flat.size, max_entries)).astype(int))
     h = eps ** (1 / 3) * jnp.maximum(1.0, jnp.abs(flat[index]))
+    return index, _central_diffs(net, cost, params, x, y, l2, jnp.asarray(index), h)
+
+
+@partial(jax.jit, static_argnums=(0, 1))
+def _central_diffs(net, cost, params, x, y, l2, index, h):
+    flat, unravel = ravel_pytree(params)
 
     def central(i_h):
         i, h = i_h
         at = lambda d: _loss(net, cost, unravel(flat.at[i].add(d)), x, y, l2)
         return (at(h) - at(-h)) / (2 * h)
 
-    diffs = jax.jit(lambda ih: jax.lax.map(central, ih, batch_size=64))((jnp.asarray(index), h))
-    return index, diffs
+    return jax.lax.map(central, (index, h), batch_size=64)
 
 
 def check_grads(net, params, x, y, cost, l2=0.0, manual=None):
@@ -77,6 +92,9 @@ def check_grads(net, params, x, y, cost, l2=0.0, manual=None):
     ``manual`` replaces the hand-written backward pass (a function with the signature of
     :func:`jaxbp.trace`), to audit your own implementation. Returns a :class:`GradReport`;
     ``ok`` is True when every error is within the dtype's tolerance (``TOLERANCES``).
+    When something is wrong, ``worst`` names the first wrong equation and ``likely`` the
+    mistake its numbers fit, if any (:mod:`jaxbp.diagnose`; try it on :mod:`jaxbp.bugs`).
+    For a check with no tolerance to choose, see :func:`jaxbp.slope.slope_test`.
     """
     cost, x, y, l2 = _checks.prepare("check_grads", net, params, x, y, cost, l2)
     if np.dtype(x.dtype) not in TOLERANCES:
@@ -101,7 +119,13 @@ def check_grads(net, params, x, y, cost, l2=0.0, manual=None):
     m_vs_n = relative_error(manual_flat, numeric)
     a_vs_n = relative_error(auto_flat, numeric)
     ok = bool(m_vs_a <= tol_auto and m_vs_n <= tol_num and worst == "")
-    return GradReport(ok, m_vs_a, m_vs_n, a_vs_n, tuple(per_layer), worst, (tol_auto, tol_num))
+    likely = None
+    if worst:
+        ref = _trace(net, cost, params, x, y, l2)   # its forward pass; deltas, grads: jax.grad's
+        right = Trace(None, ref.zs, ref.activations, auto_deltas, auto)
+        likely = likely_mistake(net, params, x, y, cost, l2, tr, right, worst)
+    return GradReport(ok, m_vs_a, m_vs_n, a_vs_n, tuple(per_layer), worst, (tol_auto, tol_num),
+                      likely)
 
 
 def _first_failure(per_layer, tol_auto, tol_num):

@@ -22,6 +22,8 @@ every gradient is the mean over the samples of the per-sample chain-rule product
 Numbers have 9 significant digits in float64 and 7 in float32 (the digits the dtype holds).
 """
 
+import textwrap
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -99,8 +101,11 @@ def _bias_names(P, mask, units):
 class _Step:
     """The numbers of one gradient-descent step, as numpy arrays in the params dtype."""
 
-    def __init__(self, net, cost, params, x, y, lr, mask, as_published):
+    def __init__(self, net, cost, params, x, y, lr, mask, as_published, manual=None):
         tr = _trace(net, cost, params, x, y, jnp.zeros((), x.dtype))
+        if manual is not None:   # a wrong backward pass (jaxbp.bugs): its deltas and grads
+            wrong = manual(net, params, x, y, cost, jnp.zeros((), x.dtype))
+            tr = tr._replace(deltas=wrong.deltas, grads=wrong.grads)
         self.loss = tr.loss
         self.P = [{k: np.asarray(v) for k, v in layer.items()} for layer in params]
         self.zs = [np.asarray(z) for z in tr.zs]
@@ -150,7 +155,7 @@ def _check_args(fn, net, params, x, y, cost, lr, trainable, steps):
 
 
 def explain(net, params, x, y, cost="quadratic", lr=0.5, *, trainable=None, as_published=False,
-            markdown=False, steps=10000, title=None):
+            markdown=False, steps=10000, title=None, bug=None):
     """The step-by-step walkthrough of one gradient-descent step, as text.
 
     Forward pass (every ``net_u`` and ``out_u``), the total error, then for every weight
@@ -165,10 +170,14 @@ def explain(net, params, x, y, cost="quadratic", lr=0.5, *, trainable=None, as_p
       trainable: None (train everything) or one ``{"W": bool, "b": bool}`` per layer, as
         in :class:`jaxbp.examples.Example`; frozen parameters are shown but not updated.
       as_published: update the layers from the output down, each hidden delta computed with
-        the weights above *already updated* (the variant behind Mazur's printed figures).
+        the weights above *already updated* (the sequential method, which reproduces some of
+        Mazur's printed figures: see :mod:`jaxbp.examples`).
       markdown: Markdown with LaTeX formulas in ``$$...$$`` instead of plain text.
       steps: length of the long-run summary; 0 or None to skip it.
       title: a heading; default describes the net.
+      bug: a name from :data:`jaxbp.bugs.CATALOGUE` (or any wrong backward pass with the
+        signature ``check_grads`` takes as ``manual=``): every number it changes is
+        followed by its wrong value (``bug:``), the first one marked ``>>``.
 
     Returns:
       The walkthrough as one string.
@@ -184,18 +193,105 @@ def explain(net, params, x, y, cost="quadratic", lr=0.5, *, trainable=None, as_p
     if not isinstance(as_published, (bool, np.bool_)) or not isinstance(markdown, (bool, np.bool_)):
         raise TypeError(f"{fn}: as_published and markdown must be bools, got "
                         f"{as_published!r}, {markdown!r}")
-    s = _Step(net, cost, params, x, y, lr, mask, as_published)
+    manual = _resolve_bug(fn, bug, as_published)
+    args = (net, cost, params, x, y, lr, mask, as_published, steps, markdown, title)
+    if manual is None:
+        return _build(Doc, *args).render()
+    right = _build(_WideDoc, *args)
+    wrong = _build(_WideDoc, *args, manual=manual)
+    return _beside(right, wrong, bug if isinstance(bug, str) else None)
+
+
+def _build(doc_class, net, cost, params, x, y, lr, mask, as_published, steps, markdown, title,
+           manual=None):
+    s = _Step(net, cost, params, x, y, lr, mask, as_published, manual)
     digits = 9 if s.P[0]["W"].dtype == np.float64 else 7 if s.P[0]["W"].dtype == np.float32 else 3
-    doc = Doc(markdown, digits)
+    doc = doc_class(markdown, digits)
     units, wnames = unit_names(net.sizes), weight_names(net.sizes)
     bnames = _bias_names(s.P, mask, units)
     c = _Context(doc, net, cost, s, x, y, lr, mask, units, wnames, bnames, as_published)
+    c.manual, c.comparing = manual, doc_class is _WideDoc
     _header(c, title)
     _forward(c)
     _error(c)
     _backward(c)
     _after(c, steps)
-    return doc.render()
+    return doc
+
+
+# ---- a wrong backward pass beside the right one --------------------------------------------
+
+def _resolve_bug(fn, bug, as_published):
+    if bug is None:
+        return None
+    from . import bugs
+    if as_published:
+        raise TypeError(f"{fn}: bug and as_published cannot be combined (as_published is "
+                        f"itself a different update; see jaxbp.bugs.updated_weights)")
+    if isinstance(bug, str):
+        if bug not in bugs.CATALOGUE:
+            raise ValueError(f"{fn}: bug must be one of {', '.join(sorted(bugs.CATALOGUE))}, "
+                             f"got {bug!r}")
+        return bugs.CATALOGUE[bug]
+    if not callable(bug):
+        raise TypeError(f"{fn}: bug must be a catalogue name or a backward pass, got "
+                        f"{type(bug).__name__}")
+    return bug
+
+
+class _WideDoc(Doc):
+    """A Doc that never wraps, so two walkthroughs of the same net align line by line."""
+
+    def para(self, text):
+        self.lines += [text, ""]
+
+    def eq(self, *parts):
+        parts = [p for i, p in enumerate(parts) if i == 0 or p != parts[i - 1]]
+        if self.markdown:
+            self.lines += ["$$" + " = ".join(tex(p) for p in parts) + "$$", ""]
+        else:
+            self.lines.append("  " + " = ".join(parts))
+
+
+def _wrap(line, markdown, prefix=""):
+    """A wide line at 100 columns: equations split at ' = ', prose filled, with ``prefix``
+    in place of an equation's indent (or before the prose)."""
+    is_eq = line.startswith("  ") and " = " in line
+    head = prefix + line[2:] if is_eq and prefix else prefix + line
+    if markdown or len(head) <= 100 or set(line) <= {"=", "-"}:
+        return [head]
+    if is_eq:
+        parts = line.strip().split(" = ")
+        first = f"{prefix or '  '}{parts[0]} = {parts[1]}"
+        indent = " " * (len(prefix or "  ") + len(parts[0]) + 1)
+        return [first] + [f"{indent}= {p}" for p in parts[2:]]
+    return textwrap.wrap(line, 100, initial_indent=prefix, subsequent_indent=" " * len(prefix),
+                         break_on_hyphens=False)
+
+
+def _beside(right, wrong, name):
+    """The right walkthrough with each line the bug changes followed by its wrong version."""
+    md = right.markdown
+    out, first = [], True
+    for i, (r, w) in enumerate(zip(right.lines, wrong.lines)):
+        out += [r] if i < right.lines.index("") else _wrap(r, md)   # the title as it is
+        if r != w:
+            mark = ">> bug: " if first else "   bug: "
+            if first:
+                out += ["**>> the first number that differs:**" if md else
+                        ">> the first number that differs:"]
+            out += _wrap(w, md, mark)
+            first = False
+    from . import bugs
+    story = f"'{name}' ({bugs.CATALOGUE[name].story})" if name else "the backward pass given"
+    note = (f"With the bug {story}: every line whose numbers it changes is followed by the "
+            f"wrong line, marked 'bug:'; '>>' marks the first.")
+    if first:
+        needs = bugs.CATALOGUE[name].needs if name else ""
+        note += (" In this example no printed number differs" +
+                 (f": the mistake only shows with {needs}." if needs else "."))
+    head = out.index("") + 1    # after the title (and its underline)
+    return "\n".join(out[:head] + _wrap(note, md) + [""] + out[head:]).rstrip() + "\n"
 
 
 def explain_example(ex, **kwargs):
@@ -212,6 +308,7 @@ class _Context:
     def __init__(self, doc, net, cost, step, x, y, lr, mask, units, wnames, bnames, published):
         self.doc, self.net, self.cost, self.s, self.x, self.y, self.lr = doc, net, cost, step, x, y, lr
         self.mask, self.units, self.wnames, self.bnames, self.published = mask, units, wnames, bnames, published
+        self.manual, self.comparing = None, False
         self.n = x.shape[0]
         self.E = "E_total" if self.n == 1 else "E_x"
         self.matched = cost.output is not None     # BP1 in the fused form a - y
@@ -469,6 +566,18 @@ def _layer_updates(c, l, factors):
         doc.gap()
 
 
+def _train_with(manual, ex, steps):
+    """``steps`` updates of plain gradient descent with a wrong backward pass's gradients."""
+    zero = jnp.zeros((), ex.x.dtype)
+
+    def step(params, _):
+        grads = manual(ex.net, params, ex.x, ex.y, ex.cost, zero).grads
+        return tuple({k: layer[k] - ex.lr * grads[l][k] if ex.trainable[l][k] else layer[k]
+                      for k in ("W", "b")} for l, layer in enumerate(params)), None
+
+    return jax.jit(lambda p: jax.lax.scan(step, p, None, length=steps)[0])(ex.params)
+
+
 def _after(c, steps):
     doc, s, u = c.doc, c.s, c.units
     new = tuple({k: jnp.asarray(v) for k, v in layer.items()} for layer in s.new)
@@ -480,12 +589,17 @@ def _after(c, steps):
         ex = Example("explain", c.net, tuple({k: jnp.asarray(v) for k, v in layer.items()}
                                               for layer in s.P),
                      c.x, c.y, c.lr, c.cost, c.mask)
-        final, errors = train_example(ex, steps, as_published=c.published)
+        if c.manual is None:
+            final, errors = train_example(ex, steps, as_published=c.published)
+        else:
+            final = _train_with(c.manual, ex, steps)
+            errors = [_trace(c.net, c.cost, final, c.x, c.y, jnp.zeros((), c.x.dtype)).loss]
         outputs = np.asarray(c.net.apply(final, c.x))
         method = "sequential update, as published" if c.published else "standard update"
+        how = method if c.comparing else f"{method}, jaxbp.examples.train_example"
         doc.heading(f"After {steps:,} updates")
-        doc.para(f"Repeating the same step {steps:,} times ({method}, "
-                 f"jaxbp.examples.train_example): E_total = {doc.n(errors[-1])}.")
+        doc.para(f"Repeating the same step {steps:,} times ({how}): "
+                 f"E_total = {doc.n(errors[-1])}.")
         for k, label in c.samples():
             doc.para((label + ": " if label else "Outputs: ") + ", ".join(
                 f"out_{o} = {doc.n(v)} (target {doc.n(t)})"

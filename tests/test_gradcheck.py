@@ -99,3 +99,18 @@ def test_half_precision_is_refused_not_misreported():
     params = jax.tree_util.tree_map(lambda a: a.astype(jnp.float16), net.init(jax.random.key(0)))
     with pytest.raises(TypeError, match=r"check_grads: params must be float32 or float64"):
         jaxbp.check_grads(net, params, np.ones((2, 2)), np.ones((2, 1)) / 2, "quadratic")
+
+
+def test_likely_is_none_when_right_and_printed_when_named():
+    net, params, x, y = problem()
+    report = jaxbp.check_grads(net, params, x, y, "cross_entropy")
+    assert report.likely is None and "likely" not in str(report)
+    # broken_trace's BP2 multiplies by sigma(z) where sigma'(z) belongs
+    report = jaxbp.check_grads(net, params, x, y, "cross_entropy", manual=broken_trace("BP2"))
+    assert "sigma(z) where sigma'(z) belongs" in report.likely
+    tail = str(report).split("likely: ")[1]
+    assert " ".join(tail.split()) == report.likely
+    assert all(len(line) <= 100 for line in str(report).splitlines())
+    # and its BP4 is 1.5 x: a constant factor that matches no known mistake, said as such
+    report = jaxbp.check_grads(net, params, x, y, "cross_entropy", manual=broken_trace("BP4"))
+    assert "1.5 x the right value throughout" in report.likely

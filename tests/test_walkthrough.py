@@ -14,6 +14,7 @@ import pytest
 
 import jaxbp
 from jaxbp import examples
+from jaxbp.bugs import CATALOGUE
 from jaxbp.demos import explain as demo
 
 NUMBER = r"-?\d+(?:\.\d+)?(?:e[+-]\d+)?"
@@ -146,6 +147,7 @@ def test_no_bias_221_by_hand(capsys):
     assert "No biases" in text and "net_h1 = w1*i1 + w2*i2 = " in text
     prose = " ".join(text.split())
     assert "0.272392 / 0.87305" in prose and "rounded by hand" in prose and "sequential" in prose
+    assert "rounding alone" in prose and "which the update order cannot change" in prose
 
 
 def _mlp_loss(params, x, y, hidden, output, cost):
@@ -258,3 +260,61 @@ def test_large_net_and_jit_are_refused():
     ex = examples.mazur()
     with pytest.raises(TypeError, match=r"^explain: prints numbers, so it needs concrete arrays"):
         jax.jit(lambda p: jaxbp.explain(ex.net, p, ex.x, ex.y) and 0)(ex.params)
+
+
+# ---- explain --bug: a wrong backward pass beside the right numbers ---------------------------
+
+def sequential_w1_by_hand():
+    """Mazur's w1+ when the hidden delta uses the already-updated output weights (numpy)."""
+    sig = lambda z: 1 / (1 + np.exp(-z))
+    x, t = np.array([.05, .10]), np.array([.01, .99])
+    W1, W2 = np.array([[.15, .25], [.20, .30]]), np.array([[.40, .50], [.45, .55]])
+    h = sig(x @ W1 + .35)
+    o = sig(h @ W2 + .60)
+    d2 = (o - t) * o * (1 - o)
+    d1 = (d2 @ (W2 - 0.5 * np.outer(h, d2)).T) * h * (1 - h)
+    return .15 - 0.5 * x[0] * d1[0]
+
+
+def test_bug_beside_the_right_numbers(capsys):
+    text = run_demo(capsys, "mazur", "--bug", "updated_weights", "--steps", "20")
+    assert all(len(line) <= 100 for line in text.splitlines())
+    assert text.count(">> the first number that differs:") == 1
+    before, after = text.split(">> the first number that differs:")
+    first = after.strip().splitlines()[0]
+    assert first.startswith(">> bug: delta_h1 = ")           # BP2 of the hidden layer
+    assert "w5+" in before and "bug: w5+" not in text        # output weights are unchanged
+    eqs = equations(before + after.replace("bug: ", "BUG "))
+    assert close_to_printed(eqs["w1+"][0], MAZUR_POST["w1+"])            # the right one
+    assert eqs["BUG w1+"][0] == pytest.approx(sequential_w1_by_hand(), rel=1e-8)
+    assert "likely: layer 0 BP2 uses the weights above already updated" in " ".join(text.split())
+
+
+def test_a_bug_that_cannot_show_in_the_example_says_so(capsys):
+    text = run_demo(capsys, "mazur", "--bug", "batch_sum", "--steps", "5")
+    prose = " ".join(text.split())
+    assert "   bug: " not in text and ">> bug: " not in text
+    assert "no printed number differs" in prose
+    assert "a batch of two or more" in prose
+
+
+@pytest.mark.parametrize("name", sorted(CATALOGUE))
+def test_every_catalogue_entry_explains(name):
+    ex = examples.mazur()
+    text = jaxbp.walkthrough.explain_example(ex, bug=name, steps=0)
+    assert f"With the bug '{name}'" in " ".join(text.split())
+    assert text.count(">> the first number that differs:") <= 1
+    assert all(len(line) <= 100 for line in text.splitlines()[2:])
+
+
+def test_bug_list_and_unknown_bug(capsys):
+    from jaxbp import bugs
+    assert demo.main(["mazur", "--bug", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert all(name in listed for name in bugs.CATALOGUE)
+    assert demo.main(["mazur", "--bug", "no_such_bug"]) == 2
+    assert "unknown --bug 'no_such_bug'" in capsys.readouterr().err
+    with pytest.raises(TypeError, match="explain: bug and as_published cannot be combined"):
+        jaxbp.walkthrough.explain_example(examples.mazur(), bug="batch_sum", as_published=True)
+    with pytest.raises(ValueError, match="explain: bug must be one of"):
+        jaxbp.walkthrough.explain_example(examples.mazur(), bug="nope")
