@@ -17,17 +17,18 @@ from .optim import optimizer
 from .step import Step, make_step
 from .train import diverged_at, fit
 from . import epochs, step, train  # noqa: E402  (the modules, after the functions of the same name)
-from . import data, parallel, sweep, viz, walkthrough  # noqa: E402
+from . import bugs, data, diagnose, parallel, sweep, viz, walkthrough, worksheet  # noqa: E402
+from .slope import SlopeReport, slope_test  # noqa: E402
 from .walkthrough import explain
 
 __version__ = "0.2.0"
 
 
 __all__ = [
-    "ACTIVATIONS", "Activation", "COSTS", "Cost", "EpochHistory", "GradReport", "MLP",
+    "ACTIVATIONS", "Activation", "COSTS", "Cost", "EpochHistory", "GradReport", "MLP", "SlopeReport",
     "NonFiniteError", "ParamsFileError", "Step", "Trace", "activations", "autodiff", "backprop",
-    "check_grads", "costs", "cross_entropy", "data", "diverged_at", "epochs", "examples", "explain",
+    "bugs", "check_grads", "costs", "cross_entropy", "data", "diagnose", "diverged_at", "epochs", "examples", "explain",
     "feedforward", "fit", "fit_epochs", "gates", "load", "loss", "make_step", "optim", "optimizer",
-    "parallel", "perceptron", "quadratic", "save", "shuffle", "softmax_cross_entropy", "step",
-    "sweep", "trace", "train", "viz", "walkthrough",
+    "parallel", "perceptron", "quadratic", "save", "shuffle", "slope_test", "softmax_cross_entropy", "step",
+    "sweep", "trace", "train", "viz", "walkthrough", "worksheet",
 ]

@@ -103,8 +103,10 @@ def fit(net, params, x, y, cost, optimizer, steps, *, batch_size=None, grad="man
       batch_size: None for full batch; otherwise shuffled mini-batches (module docstring).
       grad: ``"manual"`` (BP1-BP4) or ``"autodiff"`` (``jax.grad``).
       key: PRNG key for the mini-batch order; required with ``batch_size``, else ignored.
-      l2: ``0.5 * l2 * sum ||W||^2`` added to the cost (weights only). A Python number is
-        compiled in (each value its own program; zero drops the term); an array is traced.
+      l2: an L2 term ``0.5 * l2 * sum ||W||^2`` in the cost (weights only); it acts as
+        weight decay only under plain SGD. Nielsen's network2 ``lmbda`` is
+        ``l2 = lmbda / len(training_data)``. A Python number is compiled in (each value its
+        own program; zero drops the term); an array is traced.
       trainable: optional pytree of bools like ``params``, or a prefix of it. Frozen leaves
         come back bit-identical and get no optimizer state.
       on_diverge: when a loss becomes NaN or inf (or the last update makes the parameters
