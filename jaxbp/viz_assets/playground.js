@@ -1,0 +1,663 @@
+"use strict";
+// jaxbp playground, part 2: the trainer, the URL hash, the page, and the test hook
+// window.jaxbp. The numbers (data, BP1-BP4) are in playground_core.js (JBP), the params
+// file writer in npz.js (NPZ).
+(function () {
+const CONFIG = JSON.parse(document.getElementById("jaxbp-playground").textContent);
+const DEFAULTS = CONFIG.defaults;
+const HIDDEN_ACTS = ["tanh", "sigmoid", "relu", "identity"];
+const OUTPUT_ACTS = ["sigmoid", "softmax", "tanh", "identity", "relu"];
+const COSTS = ["cross_entropy", "quadratic", "softmax_cross_entropy"];
+const MAX_LAYERS = 8, MAX_UNITS = 16, G = 24, BIG = 60, BUDGET_MS = 12;
+const POS = [31, 95, 168], NEG = [230, 97, 1];
+
+// ---- settings --------------------------------------------------------------------------------
+let custom = CONFIG.data ? {points: CONFIG.data.x, labels: CONFIG.data.labels} : null;
+
+function classes(s) {
+  if (s.dataset === "custom" && custom) return Math.max(2, 1 + Math.max(...custom.labels));
+  return 2;
+}
+
+// Fill in defaults and make the settings consistent: sizes[0] is the number of input features,
+// the last size the number of outputs (1 for two classes, unless the output is softmax).
+function normalise(given) {
+  const s = Object.assign({}, DEFAULTS, given || {});
+  if (!JBP.DATASETS.includes(s.dataset) && !(s.dataset === "custom" && custom)) {
+    throw new Error(`settings: dataset must be one of ${JBP.DATASETS.join(", ")}${custom ? ", custom" : ""}, got ${s.dataset}`);
+  }
+  s.features = JBP.FEATURE_NAMES.filter(f => s.features.includes(f));
+  if (!s.features.length) s.features = ["x1"];
+  s.sizes = s.sizes.slice();
+  s.activations = s.activations.slice(0, s.sizes.length - 1);
+  while (s.activations.length < s.sizes.length - 1) s.activations.unshift(s.activations[0] || "tanh");
+  const out = s.activations[s.activations.length - 1], k = classes(s);
+  s.sizes[0] = s.features.length;
+  s.sizes[s.sizes.length - 1] = k === 2 && out !== "softmax" ? 1 : k;
+  if (JBP.COST_OUTPUT[s.cost] && JBP.COST_OUTPUT[s.cost] !== out) {
+    throw new Error(`settings: cost ${s.cost} needs a ${JBP.COST_OUTPUT[s.cost]} output layer, got ${out}`);
+  }
+  if (out === "softmax" && s.cost !== "softmax_cross_entropy") {
+    throw new Error(`settings: a softmax output needs cost softmax_cross_entropy, got ${s.cost}`);
+  }
+  for (const key of ["seed", "batch_size"]) s[key] = Math.round(+s[key]);
+  for (const key of ["learning_rate", "l1", "l2", "noise", "train_fraction", "stop_loss", "stop_step"]) s[key] = +s[key];
+  return s;
+}
+
+// ---- the trainer --------------------------------------------------------------------------
+const T = {};       // settings, data, x, y, params, step, history, ...
+
+function reset(settings) {
+  const s = normalise(settings);
+  const d = JBP.dataset(s, custom), nOut = s.sizes[s.sizes.length - 1];
+  const rows = idx => idx.map(i => JBP.featurize(s.features, d.points[i]));
+  const targets = idx => idx.map(i => JBP.target(d.labels[i], nOut));
+  Object.assign(T, {
+    settings: s, data: d, x: rows(d.train), y: targets(d.train), xTest: rows(d.test),
+    yTest: targets(d.test), params: JBP.init(s.sizes, s.activations, s.seed), step: 0,
+    epoch: 0, order: null, pos: 0, batch: [], batchRng: JBP.stream(s.seed, 4),
+    history: [], snapshots: [], warning: "", stopped: "", lossesSeen: [],
+  });
+  record();
+}
+
+// one update on the next mini-batch: the whole training set in order when batch_size >= n,
+// else consecutive slices of a fresh permutation each epoch (the last n % batch_size rows of
+// a permutation sit that epoch out, as in jaxbp.fit)
+function nextBatch() {
+  const n = T.x.length, bs = T.settings.batch_size;
+  if (bs >= n) { T.epoch += 1; return T.x.map((_, i) => i); }
+  if (!T.order || T.pos + bs > n) {
+    if (T.order) T.epoch += 1;
+    T.order = JBP.permutation(n, T.batchRng);
+    T.pos = 0;
+  }
+  const batch = T.order.slice(T.pos, T.pos + bs);
+  T.pos += bs;
+  return batch;
+}
+
+function step1() {
+  const s = T.settings, batch = nextBatch();
+  const tr = JBP.backprop(T.params, s.activations, s.cost, batch.map(i => T.x[i]),
+                          batch.map(i => T.y[i]), s.l1, s.l2);
+  const next = JBP.update(T.params, tr.grads, s.learning_rate);
+  if (!finiteParams(next)) {
+    T.stopped = `stopped before step ${T.step + 1}: the update would make a weight non-finite ` +
+                `(loss on the batch ${tr.loss.toPrecision(6)}); lower the learning rate`;
+    return false;
+  }
+  T.params = next;
+  T.batch = batch;
+  T.step += 1;
+  return true;
+}
+
+const finiteParams = p => p.every(({W, b}) => W.every(r => r.every(Number.isFinite)) && b.every(Number.isFinite));
+
+function steps(n) {
+  for (let k = 0; k < n; k++) if (!step1()) return false;
+  return true;
+}
+
+function accuracy(x, labels) {
+  if (!x.length) return NaN;
+  const s = T.settings, pred = JBP.predict(T.params, s.activations, x);
+  return pred.filter((p, i) => p === labels[i]).length / x.length;
+}
+
+function record() {
+  const s = T.settings;
+  const point = {step: T.step,
+                 loss: JBP.loss(T.params, s.activations, s.cost, T.x, T.y, s.l1, s.l2),
+                 test_loss: JBP.loss(T.params, s.activations, s.cost, T.xTest, T.yTest, s.l1, s.l2),
+                 accuracy: accuracy(T.x, T.data.train.map(i => T.data.labels[i])),
+                 test_accuracy: accuracy(T.xTest, T.data.test.map(i => T.data.labels[i]))};
+  const last = T.history[T.history.length - 1];
+  if (last && last.step === T.step) T.history.pop(); else T.snapshots.push({step: T.step, params: T.params, epoch: T.epoch, order: T.order, pos: T.pos});
+  T.history.push(point);
+  if (T.snapshots.length > 4000) {  // keep memory bounded: every other one, and the newest
+    T.snapshots = T.snapshots.filter((_, i) => i % 2 === 0 || i === T.snapshots.length - 1);
+  }
+  if (T.history.length > 4000) T.history = T.history.filter((_, i) => i % 2 === 0 || i === T.history.length - 1);
+  checkDivergence(point);
+  return point;
+}
+
+// A warning *before* NaN: the training loss rose at each of the last 5 records, or the
+// learning rate is above 2 / lambda_max (the Hessian's largest eigenvalue by power iteration).
+function checkDivergence(point) {
+  const h = T.history, k = 5;
+  T.warning = "";
+  if (!Number.isFinite(point.loss)) {
+    T.warning = "The loss is no longer finite: the net has diverged. Lower the learning rate and reset.";
+  } else if (h.length > k && h.slice(-k - 1).every((p, i, a) => i === 0 || p.loss > a[i - 1].loss * (1 + 1e-9))) {
+    T.warning = `Warning: the training loss rose at each of the last ${k} records ` +
+                `(${h[h.length - k - 1].loss.toPrecision(4)} → ${point.loss.toPrecision(4)}): ` +
+                `the learning rate may be too high; the net may diverge.`;
+  }
+  if (T.sharp && T.sharp.step === T.step && T.settings.learning_rate > 2 / T.sharp.lambda) {
+    T.warning += (T.warning ? " " : "Warning: ") + `the learning rate ${T.settings.learning_rate} is above ` +
+                 `2/λmax = ${(2 / T.sharp.lambda).toPrecision(3)} (λmax ≈ ${T.sharp.lambda.toPrecision(4)}, ` +
+                 `power iteration on the training loss): full-batch gradient descent is unstable here.`;
+  }
+}
+
+function measureSharpness() {
+  const s = T.settings, x = T.x.slice(0, 200), y = T.y.slice(0, 200);
+  T.sharp = {step: T.step, lambda: JBP.sharpness(T.params, s.activations, s.cost, x, y, s.l1, s.l2, 20)};
+  checkDivergence(T.history[T.history.length - 1]);
+  return T.sharp.lambda;
+}
+
+function stopReached(point) {
+  const s = T.settings;
+  if (s.stop_loss > 0 && point.loss <= s.stop_loss) return `stopped: training loss ${point.loss.toPrecision(4)} ≤ ${s.stop_loss}`;
+  if (s.stop_step > 0 && T.step >= s.stop_step) return `stopped: reached step ${s.stop_step}`;
+  return "";
+}
+
+// ---- the URL hash: every setting, and hide=name,name for lesson links ----------------------
+const LISTS = {sizes: "-", activations: ",", features: ","};
+function toHash(s, hide) {
+  const parts = Object.keys(DEFAULTS).map(k => `${k}=${Array.isArray(s[k]) ? s[k].join(LISTS[k]) : s[k]}`);
+  if (hide && hide.length) parts.push("hide=" + hide.join(","));
+  return "#" + parts.join("&");
+}
+function fromHash(hash) {
+  const s = {}, out = {settings: s, hide: []};
+  for (const part of hash.replace(/^#/, "").split("&")) {
+    const eq = part.indexOf("=");
+    if (eq < 0) continue;
+    const k = decodeURIComponent(part.slice(0, eq)), v = decodeURIComponent(part.slice(eq + 1));
+    if (k === "hide") out.hide = v ? v.split(",") : [];
+    else if (k.endsWith("_hide")) { if (v !== "false" && v !== "0") out.hide.push(k.slice(0, -5)); }
+    else if (k in LISTS) s[k] = v.split(LISTS[k]).map(e => (k === "sizes" ? +e : e));
+    else if (k in DEFAULTS) s[k] = typeof DEFAULTS[k] === "number" ? +v : v;
+  }
+  return out;
+}
+
+// ---- exports ---------------------------------------------------------------------------
+function copyParams(p) { return p.map(({W, b}) => ({W: W.map(r => r.slice()), b: b.slice()})); }
+function exportParams() { return NPZ.paramsFile(T.settings.sizes, T.settings.activations, T.params); }
+function exportRun() {
+  return {format: "jaxbp.playground/1", settings: T.settings, step: T.step, params: copyParams(T.params),
+          history: T.history, x: T.x, y: T.y, x_test: T.xTest, y_test: T.yTest};
+}
+function download(name, bytes, type) {
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(new Blob([bytes], {type}));
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  setTimeout(() => { URL.revokeObjectURL(a.href); a.remove(); }, 0);
+}
+function base64(bytes) {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+// ---- the page ------------------------------------------------------------------------------
+const $ = id => document.getElementById(id);
+const SVGNS = "http://www.w3.org/2000/svg";
+function h(tag, attrs, ...kids) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === "text") el.textContent = v; else if (k.startsWith("on")) el.addEventListener(k.slice(2), v); else el.setAttribute(k, v);
+  }
+  for (const kid of kids) el.append(kid);
+  return el;
+}
+function svg(tag, attrs, parent) {
+  const el = document.createElementNS(SVGNS, tag);
+  for (const [k, v] of Object.entries(attrs || {})) el.setAttribute(k, v);
+  if (parent) parent.append(el);
+  return el;
+}
+const full = v => (Number.isFinite(v) ? String(v) : String(v));   // shortest round-trip repr
+const short = v => (Number.isFinite(v) ? (Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(2) : v.toFixed(3)) : String(v));
+
+let UI = {playing: false, hide: [], view: "activation", edges: "w", selected: null, redraws: 0};
+
+function control(name, label, input) {
+  return h("label", {"data-control": name, class: "control"}, h("span", {text: label}), input);
+}
+function select(id, options, value, onchange) {
+  const el = h("select", {id, onchange});
+  for (const o of options) el.append(h("option", {value: o, text: o.replace(/_/g, " ")}));
+  el.value = value;
+  return el;
+}
+
+function build() {
+  const app = $("app"), s = T.settings;
+  app.textContent = "";
+  const bar = h("div", {class: "toolbar", role: "group", "aria-label": "Training"},
+    h("button", {id: "reset", type: "button", title: "new net from the seed", onclick: () => { pause(); set(T.settings); }, text: "Reset"}),
+    h("button", {id: "play", type: "button", "aria-pressed": "false", onclick: () => (UI.playing ? pause() : play()), text: "Play"}),
+    h("button", {id: "step1", type: "button", onclick: () => { pause(); steps(1); record(); redraw(); }, text: "Step"}),
+    h("button", {id: "epoch1", type: "button", onclick: () => { pause(); steps(epochSteps()); record(); redraw(); }, text: "Epoch"}),
+    h("output", {id: "counter", "aria-live": "off"}),
+    control("learning_rate", "learning rate", h("input", {id: "learning_rate", type: "number", step: "any", min: "0", value: s.learning_rate, onchange: e => change({learning_rate: +e.target.value})})),
+    control("batch_size", "batch size", h("input", {id: "batch_size", type: "number", min: "1", max: "1000", value: s.batch_size, onchange: e => change({batch_size: Math.max(1, Math.round(+e.target.value))})})),
+    control("l1", "L1", h("input", {id: "l1", type: "number", step: "any", min: "0", value: s.l1, onchange: e => change({l1: +e.target.value})})),
+    control("l2", "L2", h("input", {id: "l2", type: "number", step: "any", min: "0", value: s.l2, onchange: e => change({l2: +e.target.value})})),
+    control("cost", "cost", select("cost", COSTS, s.cost, e => tryChange({cost: e.target.value}))),
+    control("stop_loss", "stop at loss ≤", h("input", {id: "stop_loss", type: "number", step: "any", min: "0", value: s.stop_loss, onchange: e => change({stop_loss: +e.target.value})})),
+    control("stop_step", "stop at step", h("input", {id: "stop_step", type: "number", min: "0", value: s.stop_step, onchange: e => change({stop_step: Math.round(+e.target.value)})})));
+
+  const data = h("section", {class: "panel", id: "data-panel"}, h("h2", {text: "Data"}),
+    control("dataset", "data set", select("dataset", JBP.DATASETS.concat(custom ? ["custom"] : []), s.dataset, e => tryReset({dataset: e.target.value}))),
+    control("noise", "noise", h("input", {id: "noise", type: "range", min: "0", max: "0.5", step: "0.05", value: s.noise, onchange: e => tryReset({noise: +e.target.value})})),
+    control("train_fraction", "training share", h("input", {id: "train_fraction", type: "range", min: "0.1", max: "0.9", step: "0.1", value: s.train_fraction, onchange: e => tryReset({train_fraction: +e.target.value})})),
+    control("seed", "seed", h("input", {id: "seed", type: "number", value: s.seed, onchange: e => tryReset({seed: Math.round(+e.target.value)})})),
+    h("button", {id: "regenerate", type: "button", "data-control": "seed", onclick: () => tryReset({seed: T.settings.seed + 1}), text: "Regenerate (seed + 1)"}),
+    h("p", {class: "hint", "data-control": "dataset", text: "Drop a CSV file (x1,x2,label per line) on the page to train on your own data."}),
+    h("div", {id: "features", "data-control": "features"}));
+
+  const net = h("section", {class: "panel", id: "net-panel"}, h("h2", {text: "Network"}),
+    h("div", {class: "row", "data-control": "sizes"},
+      h("button", {id: "add-layer", type: "button", onclick: () => layers(+1), text: "+ layer"}),
+      h("button", {id: "remove-layer", type: "button", onclick: () => layers(-1), text: "− layer"}),
+      h("span", {id: "arch"})),
+    h("div", {class: "row"},
+      h("label", {}, "heatmaps: ", select("view", ["activation", "delta"], UI.view, e => { UI.view = e.target.value; redraw(); })),
+      h("label", {}, " edges: ", select("edges", ["w", "dC/dw"], UI.edges, e => { UI.edges = e.target.value; redraw(); }))),
+    h("div", {id: "net"}),
+    h("div", {id: "info", "aria-live": "polite", text: "Hover over a unit or an edge for its exact numbers; click an edge to edit its weight."}));
+
+  const output = h("section", {class: "panel", id: "out-panel"}, h("h2", {text: "Output"}),
+    h("canvas", {id: "plane", width: "300", height: "300", class: "plane", "aria-label": "decision regions with the data"}),
+    h("div", {id: "scores", class: "status"}),
+    h("canvas", {id: "curves", width: "300", height: "120", "aria-label": "training and test loss"}),
+    h("div", {class: "legend", text: "— training loss   - - test loss"}),
+    h("div", {id: "warning", role: "status"}),
+    h("div", {class: "row", "data-control": "history"},
+      h("label", {for: "scrub", text: "history "}),
+      h("input", {id: "scrub", type: "range", min: "0", max: "0", value: "0", oninput: e => scrub(+e.target.value)})),
+    h("div", {class: "row", "data-control": "export"},
+      h("button", {id: "export-params", type: "button", onclick: () => download("playground.npz", exportParams(), "application/octet-stream"), text: "Export net (jaxbp.load)"}),
+      h("button", {id: "export-run", type: "button", onclick: () => download("playground-run.json", JSON.stringify(exportRun()), "application/json"), text: "Export run (JSON)"}),
+      h("button", {id: "sharpness", type: "button", onclick: () => { measureSharpness(); redraw(); }, text: "Check step size (λmax)"})));
+
+  app.append(bar, h("div", {class: "columns"}, data, net, output));
+  buildFeatures();
+  buildNet();
+  applyHide();
+}
+
+function applyHide() {
+  document.querySelectorAll("[data-control]").forEach(el => { el.hidden = UI.hide.includes(el.dataset.control); });
+}
+
+function buildFeatures() {
+  const box = $("features");
+  box.textContent = "";
+  box.append(h("h3", {text: "Inputs"}));
+  for (const f of JBP.FEATURE_NAMES) {
+    const on = T.settings.features.includes(f);
+    box.append(h("label", {class: "feature"},
+      h("input", {type: "checkbox", id: `feature-${f}`, ...(on ? {checked: ""} : {}), onchange: e => {
+        const fs = T.settings.features.filter(g => g !== f).concat(e.target.checked ? [f] : []);
+        tryReset({features: fs});
+      }}), h("span", {text: JBP.FEATURE_LABELS[f]})));
+  }
+}
+
+// The diagram: one column per layer; each unit a heatmap canvas; edges drawn in an SVG below.
+const UNIT = 40, COLW = 120, ROWH = 54;
+function buildNet() {
+  const s = T.settings, box = $("net");
+  box.textContent = "";
+  const height = Math.max(...s.sizes) * ROWH + 40, width = s.sizes.length * COLW;
+  box.style.width = width + "px";
+  box.style.height = height + "px";
+  const edges = svg("svg", {width, height, id: "edges"});
+  box.append(edges);
+  UI.pos = s.sizes.map((n, l) => Array.from({length: n}, (_, j) => [l * COLW + COLW / 2, 40 + (j + 0.5) * ROWH + (Math.max(...s.sizes) - n) * ROWH / 2]));
+  UI.edgeEls = [];
+  T.params.forEach(({W}, l) => {
+    UI.edgeEls.push(W.map((row, i) => row.map((_, j) => {
+      const [x1, y1] = UI.pos[l][i], [x2, y2] = UI.pos[l + 1][j];
+      const line = svg("line", {x1: x1 + UNIT / 2, y1, x2: x2 - UNIT / 2, y2, class: "edge", id: `w-${l}-${i}-${j}`}, edges);
+      line.addEventListener("mouseenter", () => { UI.selected = {l, i, j}; info(); });
+      line.addEventListener("click", () => editWeight(l, i, j));
+      return line;
+    })));
+  });
+  s.sizes.forEach((n, l) => {
+    const head = h("div", {class: "layer-head", style: `left:${l * COLW}px;width:${COLW}px`});
+    if (l === 0) head.append(h("span", {text: `${n} input${n > 1 ? "s" : ""}`}));
+    else {
+      head.append(h("span", {text: `${n} `}));
+      if (l < s.sizes.length - 1) {
+        head.append(h("button", {type: "button", class: "mini", title: "one unit more", id: `units-plus-${l}`, onclick: () => units(l, +1), text: "+"}),
+                    h("button", {type: "button", class: "mini", title: "one unit less", id: `units-minus-${l}`, onclick: () => units(l, -1), text: "−"}));
+      }
+      head.append(select(`act-${l}`, l < s.sizes.length - 1 ? HIDDEN_ACTS : OUTPUT_ACTS, s.activations[l - 1], e => {
+        const acts = T.settings.activations.slice();
+        acts[l - 1] = e.target.value;
+        const patch = {activations: acts};
+        if (l === s.sizes.length - 1) patch.cost = e.target.value === "softmax" ? "softmax_cross_entropy" : e.target.value === "sigmoid" ? T.settings.cost.replace("softmax_", "") : "quadratic";
+        tryReset(patch);
+      }));
+    }
+    head.setAttribute("data-control", "sizes");
+    box.append(head);
+    UI.pos[l].forEach(([x, y], j) => {
+      const c = h("canvas", {width: String(G), height: String(G), class: "unit", id: `unit-${l}-${j}`,
+                             style: `left:${x - UNIT / 2}px;top:${y - UNIT / 2}px`});
+      c.addEventListener("mouseenter", () => { UI.selected = {l, j}; info(); });
+      box.append(c);
+    });
+  });
+  $("arch").textContent = " sizes " + s.sizes.join("-") + ", activations " + s.activations.join(", ");
+}
+
+function editWeight(l, i, j) {
+  const old = T.params[l].W[i][j], got = window.prompt(`weight w from unit ${i + 1} of layer ${l} to unit ${j + 1} of layer ${l + 1}`, String(old));
+  if (got === null || !Number.isFinite(+got)) return;
+  T.params = copyParams(T.params);
+  T.params[l].W[i][j] = +got;
+  record();
+  redraw();
+}
+
+// ---- drawing ----------------------------------------------------------------------------------
+function domain() {
+  const s = T.settings;
+  if (JBP.GATES[s.dataset]) return [-0.5, 1.5];
+  if (s.dataset === "custom") {
+    const v = T.data.points.flat(), lo = Math.min(...v), hi = Math.max(...v), m = 0.1 * (hi - lo || 1);
+    return [lo - m, hi + m];
+  }
+  return [-6, 6];
+}
+function grid(n) {
+  const [lo, hi] = domain(), pts = [];
+  for (let r = 0; r < n; r++) for (let c = 0; c < n; c++) pts.push([lo + (hi - lo) * (c + 0.5) / n, hi - (hi - lo) * (r + 0.5) / n]);
+  return pts;
+}
+function colour(v) {   // v in [-1, 1]: orange (negative), white, blue (positive)
+  const t = Math.max(-1, Math.min(1, v)), c = t >= 0 ? POS : NEG, a = Math.abs(t);
+  return [255 + (c[0] - 255) * a, 255 + (c[1] - 255) * a, 255 + (c[2] - 255) * a];
+}
+function paint(canvas, values, n, scale) {
+  const ctx = canvas.getContext("2d"), img = ctx.createImageData(n, n);
+  values.forEach((v, k) => { const [r, g, b] = colour(v / scale); img.data.set([r, g, b, 255], 4 * k); });
+  ctx.putImageData(img, 0, 0);
+}
+
+function nearestLabels(pts) {   // the label of the nearest data point: the target of the delta maps
+  const d = T.data;
+  return pts.map(p => {
+    let best = 0, bd = Infinity;
+    d.points.forEach((q, i) => { const e = (p[0] - q[0]) ** 2 + (p[1] - q[1]) ** 2; if (e < bd) { bd = e; best = i; } });
+    return d.labels[best];
+  });
+}
+
+function redraw() {
+  UI.redraws += 1;
+  const s = T.settings, last = T.history[T.history.length - 1];
+  $("counter").textContent = `step ${T.step} · epoch ${T.epoch}`;
+  if (!UI.gridKey || UI.gridKey !== T) {
+    UI.gridKey = T;
+    UI.pts = grid(G);
+    UI.gx = UI.pts.map(p => JBP.featurize(s.features, p));
+    UI.gy = nearestLabels(UI.pts).map(c => JBP.target(c, s.sizes[s.sizes.length - 1]));
+    UI.bigPts = grid(BIG);
+    UI.bigX = UI.bigPts.map(p => JBP.featurize(s.features, p));
+    JBP.FEATURE_NAMES.forEach(f => { UI[`feat-${f}`] = UI.pts.map(p => JBP.FEATURES[f](p)); });
+  }
+  // the units: activation or delta over the input plane (delta for the nearest point's label)
+  const tr = JBP.backprop(T.params, s.activations, s.cost, UI.gx, UI.gy, 0, 0);
+  s.sizes.forEach((n, l) => {
+    for (let j = 0; j < n; j++) {
+      const el = $(`unit-${l}-${j}`);
+      if (!el) continue;
+      let vals;
+      if (l === 0) vals = UI.gx.map(r => r[j]);
+      else if (UI.view === "delta") vals = tr.deltas[l - 1].map(r => r[j]);
+      else vals = tr.activations[l].map(r => r[j]);
+      const act = l ? s.activations[l - 1] : "identity";
+      const sc = l && UI.view !== "delta" && (act === "sigmoid" || act === "softmax") ? null : Math.max(1e-12, ...vals.map(Math.abs));
+      paint(el, sc === null ? vals.map(v => 2 * v - 1) : vals, G, sc === null ? 1 : sc);
+    }
+  });
+  // the edges: width |w| (or |dC/dw| relative to the largest), colour and dash by sign
+  const g = JBP.backprop(T.params, s.activations, s.cost, T.x, T.y, s.l1, s.l2).grads;
+  UI.grads = g;
+  const gmax = Math.max(1e-300, ...g.flatMap(({W}) => W.flat().map(Math.abs)));
+  T.params.forEach(({W}, l) => W.forEach((row, i) => row.forEach((w, j) => {
+    const el = UI.edgeEls[l] && UI.edgeEls[l][i] && UI.edgeEls[l][i][j];
+    if (!el) return;
+    const v = UI.edges === "w" ? w : g[l].W[i][j], width = UI.edges === "w" ? Math.min(8, 0.4 + 1.5 * Math.abs(w)) : 0.4 + 7 * Math.abs(v) / gmax;
+    el.setAttribute("stroke", `rgb(${(v >= 0 ? POS : NEG).join(",")})`);
+    el.setAttribute("stroke-width", width.toFixed(2));
+    el.setAttribute("stroke-dasharray", v >= 0 ? "" : "4 3");
+  })));
+  drawPlane();
+  drawCurves();
+  if (last) {
+    const pct = v => (Number.isFinite(v) ? (100 * v).toFixed(1) + "%" : "–");
+    $("scores").textContent = `training loss ${short(last.loss)}, accuracy ${pct(last.accuracy)}` +
+      (T.xTest.length ? ` · test loss ${short(last.test_loss)}, accuracy ${pct(last.test_accuracy)}` : "");
+  }
+  $("warning").textContent = T.stopped || T.warning;
+  $("warning").className = T.stopped || T.warning ? "warn" : "";
+  const scrubEl = $("scrub");
+  scrubEl.max = String(Math.max(0, T.snapshots.length - 1));
+  if (!UI.scrubbing) scrubEl.value = scrubEl.max;
+  scrubEl.setAttribute("aria-valuetext", `step ${T.step}`);
+  info();
+}
+
+function drawPlane() {
+  const s = T.settings, c = $("plane"), ctx = c.getContext("2d");
+  const {activations: as} = JBP.feedforward(T.params, s.activations, UI.bigX), out = as[as.length - 1];
+  const off = document.createElement("canvas");
+  off.width = off.height = BIG;
+  paint(off, out.map(o => (o.length === 1 ? 2 * Math.min(1, Math.max(0, o[0])) - 1 : 2 * o[o.length - 1] - 1)), BIG, 1);
+  ctx.imageSmoothingEnabled = true;
+  ctx.drawImage(off, 0, 0, c.width, c.height);
+  const [lo, hi] = domain(), px = v => (v - lo) / (hi - lo) * c.width, py = v => (hi - v) / (hi - lo) * c.height;
+  const draw = (idx, test) => idx.forEach(i => {
+    const p = T.data.points[i], lab = T.data.labels[i];
+    ctx.beginPath();
+    ctx.arc(px(p[0]), py(p[1]), JBP.GATES[s.dataset] ? 9 : 3.5, 0, 2 * Math.PI);
+    ctx.fillStyle = `rgb(${(lab ? POS : NEG).join(",")})`;
+    ctx.strokeStyle = test ? "#000" : "#fff";
+    ctx.lineWidth = test ? 1.5 : 1;
+    ctx.fill();
+    ctx.stroke();
+  });
+  draw(T.data.train, false);
+  draw(T.data.test, true);
+}
+
+function drawCurves() {
+  const c = $("curves"), ctx = c.getContext("2d"), h0 = T.history;
+  ctx.clearRect(0, 0, c.width, c.height);
+  if (h0.length < 2) return;
+  const vals = h0.flatMap(p => [p.loss, p.test_loss]).filter(v => Number.isFinite(v) && v > 0);
+  if (!vals.length) return;
+  const logy = Math.max(...vals) / Math.min(...vals) > 100, f = v => (logy ? Math.log10(v) : v);
+  const lo = logy ? f(Math.min(...vals)) : 0, hi = f(Math.max(...vals)), last = h0[h0.length - 1].step || 1;
+  const X = st => 4 + (c.width - 8) * st / last, Y = v => c.height - 4 - (c.height - 8) * (f(v) - lo) / (hi - lo || 1);
+  for (const [key, dash] of [["loss", []], ["test_loss", [4, 3]]]) {
+    ctx.beginPath();
+    ctx.setLineDash(dash);
+    ctx.strokeStyle = "#1a1a1a";
+    let started = false;
+    for (const p of h0) {
+      if (!(Number.isFinite(p[key]) && p[key] > 0)) continue;
+      if (started) ctx.lineTo(X(p.step), Y(p[key])); else { ctx.moveTo(X(p.step), Y(p[key])); started = true; }
+    }
+    ctx.stroke();
+  }
+  ctx.setLineDash([]);
+}
+
+// exact numbers of the hovered unit or edge: w and dC/dw (BP4); b, dC/db (BP3) and the mean
+// delta over the training set (BP1 at the output, BP2 below)
+function info() {
+  const sel = UI.selected, el = $("info");
+  if (!sel || !UI.grads || !el) return;
+  const s = T.settings;
+  if (sel.i !== undefined) {
+    const w = T.params[sel.l] && T.params[sel.l].W[sel.i] ? T.params[sel.l].W[sel.i][sel.j] : undefined;
+    if (w === undefined) return;
+    el.textContent = `weight layer ${sel.l + 1}, from unit ${sel.i + 1} to unit ${sel.j + 1}: w = ${full(w)}, ` +
+                     `dC/dw = ${full(UI.grads[sel.l].W[sel.i][sel.j])} (BP4, training set${s.l1 || s.l2 ? ", with L1/L2" : ""})`;
+  } else if (sel.l === 0) {
+    el.textContent = `input ${sel.j + 1}: ${JBP.FEATURE_LABELS[s.features[sel.j]]}`;
+  } else {
+    const l = sel.l - 1;
+    if (!T.params[l] || sel.j >= T.params[l].b.length) return;
+    const tr = JBP.backprop(T.params, s.activations, s.cost, T.x, T.y, s.l1, s.l2);
+    const mean = tr.deltas[l].reduce((a, r) => a + r[sel.j], 0) / T.x.length;
+    el.textContent = `unit ${sel.j + 1} of layer ${sel.l} (${s.activations[l]}): b = ${full(T.params[l].b[sel.j])}, ` +
+                     `dC/db = mean δ = ${full(mean)} (BP3; δ by ${l === s.activations.length - 1 ? "BP1" : "BP2"})`;
+  }
+}
+
+// ---- playing: trains in slices of at most BUDGET_MS, then yields to draw --------------------
+let lastSharp = 0;
+function play() {
+  if (UI.playing) return;
+  UI.playing = true;
+  T.stopped = "";
+  $("play").textContent = "Pause";
+  $("play").setAttribute("aria-pressed", "true");
+  requestAnimationFrame(frame);
+}
+function pause() {
+  UI.playing = false;
+  if ($("play")) { $("play").textContent = "Play"; $("play").setAttribute("aria-pressed", "false"); }
+}
+function frame() {
+  if (!UI.playing) return;
+  const t0 = performance.now();
+  let ok = true, n = 0;
+  while (ok && performance.now() - t0 < BUDGET_MS) { ok = step1(); n++; if (T.settings.stop_step > 0 && T.step >= T.settings.stop_step) break; }
+  UI.stepsPlayed = (UI.stepsPlayed || 0) + n;
+  const point = record();
+  if (performance.now() - lastSharp > 3000 && T.x.length) { lastSharp = performance.now(); measureSharpness(); }
+  const stop = stopReached(point);
+  if (!ok || stop) { T.stopped = T.stopped || stop; pause(); }
+  redraw();
+  if (UI.playing) requestAnimationFrame(frame);
+}
+function epochSteps() { return T.settings.batch_size >= T.x.length ? 1 : Math.floor(T.x.length / T.settings.batch_size); }
+
+function scrub(k) {   // back to a recorded step; training on from there branches the run
+  pause();
+  const snap = T.snapshots[k];
+  if (!snap) return;
+  Object.assign(T, {params: snap.params, step: snap.step, epoch: snap.epoch, order: snap.order, pos: snap.pos});
+  T.snapshots = T.snapshots.slice(0, k + 1);
+  T.history = T.history.filter(p => p.step <= snap.step);
+  T.stopped = "";
+  UI.scrubbing = true;
+  redraw();
+  UI.scrubbing = false;
+}
+
+// ---- settings changes -----------------------------------------------------------------------
+function writeHash() { history.replaceState(null, "", toHash(T.settings, UI.hide)); }
+function set(settings) { reset(settings); build(); redraw(); writeHash(); return api.settings(); }
+function change(patch) {         // without resetting the net
+  T.settings = normalise(Object.assign({}, T.settings, patch));
+  if ("batch_size" in patch) { T.order = null; T.pos = 0; }
+  T.stopped = "";
+  record();
+  redraw();
+  writeHash();
+}
+function tryChange(patch) { try { change(patch); } catch (e) { T.stopped = String(e.message); redraw(); } }
+function tryReset(patch) { try { pause(); set(Object.assign({}, T.settings, patch)); } catch (e) { T.stopped = String(e.message); redraw(); } }
+function layers(d) {
+  const s = T.settings, sizes = s.sizes.slice(), acts = s.activations.slice();
+  if (d > 0 && sizes.length - 2 < MAX_LAYERS) { sizes.splice(sizes.length - 1, 0, 4); acts.splice(acts.length - 1, 0, acts.length > 1 ? acts[acts.length - 2] : "tanh"); }
+  if (d < 0 && sizes.length > 2) { sizes.splice(sizes.length - 2, 1); acts.splice(acts.length - 2, 1); }
+  tryReset({sizes, activations: acts});
+}
+function units(l, d) {
+  const sizes = T.settings.sizes.slice();
+  sizes[l] = Math.max(1, Math.min(MAX_UNITS, sizes[l] + d));
+  tryReset({sizes});
+}
+
+// CSV drop: rows "x1,x2,label" (a header line is skipped); labels 0..k-1
+function parseCSV(text) {
+  const points = [], labels = [];
+  for (const line of text.split(/\r?\n/)) {
+    const f = line.split(/[,;\t ]+/).filter(Boolean).map(Number);
+    if (f.length >= 3 && f.slice(0, 3).every(Number.isFinite)) { points.push([f[0], f[1]]); labels.push(Math.round(f[2])); }
+  }
+  if (points.length < 2 || labels.some(c => c < 0)) throw new Error("CSV: expected rows x1,x2,label with labels 0, 1, ...");
+  return {points, labels};
+}
+document.addEventListener("dragover", e => e.preventDefault());
+document.addEventListener("drop", e => {
+  e.preventDefault();
+  const file = e.dataTransfer.files[0];
+  if (file) file.text().then(t => { custom = parseCSV(t); tryReset({dataset: "custom"}); }).catch(err => { T.stopped = String(err.message); redraw(); });
+});
+
+// ---- the test hook ----------------------------------------------------------------------------
+const api = {
+  settings: () => JSON.parse(JSON.stringify(T.settings)),
+  set: settings => set(settings),
+  change: patch => { change(patch); return api.settings(); },
+  step: n => { steps(n === undefined ? 1 : n); record(); redraw(); return api.state(); },
+  epoch: () => api.step(epochSteps()),
+  state: () => {
+    const s = T.settings;
+    return {step: T.step, epoch: T.epoch, loss: JBP.loss(T.params, s.activations, s.cost, T.x, T.y, s.l1, s.l2),
+            params: copyParams(T.params), x: T.x.map(r => r.slice()), y: T.y.map(r => r.slice()),
+            x_test: T.xTest.map(r => r.slice()), y_test: T.yTest.map(r => r.slice()), batch: T.batch.slice(),
+            warning: T.warning, stopped: T.stopped};
+  },
+  hash: () => toHash(T.settings, UI.hide),
+  fromHash: hash => fromHash(hash),
+  exportParams: () => base64(exportParams()),
+  exportRun: () => exportRun(),
+  sharpness: () => measureSharpness(),
+  setWeight: (l, i, j, v) => { T.params = copyParams(T.params); T.params[l].W[i][j] = v; record(); redraw(); },
+  play, pause, scrub,
+  playing: () => UI.playing,
+  perf: () => ({redraws: UI.redraws, steps: UI.stepsPlayed || 0}),
+  bench: ms => {   // updates per second, synchronously, for ms milliseconds
+    const t0 = performance.now(), s0 = T.step;
+    while (performance.now() - t0 < ms) steps(10);
+    return (T.step - s0) / ((performance.now() - t0) / 1000);
+  },
+};
+window.jaxbp = api;
+
+// ---- start: the settings of the URL hash over those from Python ----------------------------
+function start() {
+  const fromUrl = fromHash(location.hash || "");
+  UI.hide = fromUrl.hide.length ? fromUrl.hide : (CONFIG.hide || []);
+  try {
+    set(Object.assign({}, CONFIG.settings, fromUrl.settings));
+  } catch (e) {
+    set(CONFIG.settings);
+    T.stopped = "The link's settings were not valid (" + e.message + "); using the defaults.";
+    redraw();
+  }
+  window.addEventListener("hashchange", () => {
+    const got = fromHash(location.hash);
+    if (toHash(T.settings, UI.hide) === location.hash) return;
+    UI.hide = got.hide;
+    tryReset(got.settings);
+  });
+  document.body.dataset.ready = "true";
+}
+start();
+})();
