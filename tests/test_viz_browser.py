@@ -49,7 +49,7 @@ def browser():
 
 
 class Page:
-    """A page opened from disk, recording console errors, page errors and every request."""
+    """A page opened from disk (a path, or a file: URL with a hash), recording console errors, page errors and every request."""
 
     def __init__(self, context, path):
         self.page = context.new_page()
@@ -57,7 +57,7 @@ class Page:
         self.page.on("console", lambda m: m.type == "error" and self.problems.append(m.text))
         self.page.on("pageerror", lambda e: self.problems.append(f"uncaught: {e}"))
         self.page.on("request", lambda r: self.requests.append(r.url))
-        self.page.goto(Path(path).as_uri())
+        self.page.goto(path if str(path).startswith("file:") else Path(path).as_uri())
         self.page.wait_for_selector("body[data-ready=true]", timeout=15000)
 
     def text(self, selector):

@@ -8,7 +8,7 @@ const DEFAULTS = CONFIG.defaults;
 const HIDDEN_ACTS = ["tanh", "sigmoid", "relu", "identity"];
 const OUTPUT_ACTS = ["sigmoid", "softmax", "tanh", "identity", "relu"];
 const COSTS = ["cross_entropy", "quadratic", "softmax_cross_entropy"];
-const MAX_LAYERS = 8, MAX_UNITS = 16, G = 24, BIG = 60, BUDGET_MS = 12;
+const MAX_LAYERS = 8, MAX_UNITS = 16, G = 24, BIG = 40, BUDGET_MS = 10;
 const POS = [31, 95, 168], NEG = [230, 97, 1];
 
 // ---- settings --------------------------------------------------------------------------------
@@ -55,9 +55,9 @@ function reset(settings) {
   const targets = idx => idx.map(i => JBP.target(d.labels[i], nOut));
   Object.assign(T, {
     settings: s, data: d, x: rows(d.train), y: targets(d.train), xTest: rows(d.test),
-    yTest: targets(d.test), params: JBP.init(s.sizes, s.activations, s.seed), step: 0,
+    yTest: targets(d.test), trainLabels: d.train.map(i => d.labels[i]), testLabels: d.test.map(i => d.labels[i]), params: JBP.init(s.sizes, s.activations, s.seed), step: 0,
     epoch: 0, order: null, pos: 0, batch: [], batchRng: JBP.stream(s.seed, 4),
-    history: [], snapshots: [], warning: "", stopped: "", lossesSeen: [],
+    history: [], snapshots: [], warning: "", stopped: "", sharp: null,
   });
   record();
 }
@@ -101,19 +101,23 @@ function steps(n) {
   return true;
 }
 
-function accuracy(x, labels) {
-  if (!x.length) return NaN;
-  const s = T.settings, pred = JBP.predict(T.params, s.activations, x);
-  return pred.filter((p, i) => p === labels[i]).length / x.length;
+// loss (with the regularisers) and accuracy of a set, from one forward pass
+function score(x, y, labels) {
+  if (!x.length) return [NaN, NaN];
+  const s = T.settings, L = T.params.length, C = JBP.COSTS[s.cost], out = s.activations[L - 1];
+  const {zs, activations: as} = JBP.feedforward(T.params, s.activations, x);
+  let loss = 0, right = 0;
+  for (let k = 0; k < x.length; k++) {
+    loss += C.value(zs[L - 1][k], y[k], out);
+    const o = as[L][k], pred = o.length === 1 ? (o[0] > 0.5 ? 1 : 0) : o.indexOf(Math.max(...o));
+    if (pred === labels[k]) right++;
+  }
+  return [loss / x.length + JBP.penalty(T.params, s.l1, s.l2), right / x.length];
 }
 
 function record() {
-  const s = T.settings;
-  const point = {step: T.step,
-                 loss: JBP.loss(T.params, s.activations, s.cost, T.x, T.y, s.l1, s.l2),
-                 test_loss: JBP.loss(T.params, s.activations, s.cost, T.xTest, T.yTest, s.l1, s.l2),
-                 accuracy: accuracy(T.x, T.data.train.map(i => T.data.labels[i])),
-                 test_accuracy: accuracy(T.xTest, T.data.test.map(i => T.data.labels[i]))};
+  const [loss, acc] = score(T.x, T.y, T.trainLabels), [testLoss, testAcc] = score(T.xTest, T.yTest, T.testLabels);
+  const point = {step: T.step, loss, test_loss: testLoss, accuracy: acc, test_accuracy: testAcc};
   const last = T.history[T.history.length - 1];
   if (last && last.step === T.step) T.history.pop(); else T.snapshots.push({step: T.step, params: T.params, epoch: T.epoch, order: T.order, pos: T.pos});
   T.history.push(point);
@@ -137,10 +141,10 @@ function checkDivergence(point) {
                 `(${h[h.length - k - 1].loss.toPrecision(4)} → ${point.loss.toPrecision(4)}): ` +
                 `the learning rate may be too high; the net may diverge.`;
   }
-  if (T.sharp && T.sharp.step === T.step && T.settings.learning_rate > 2 / T.sharp.lambda) {
+  if (T.sharp && T.settings.learning_rate > 2 / T.sharp.lambda) {
     T.warning += (T.warning ? " " : "Warning: ") + `the learning rate ${T.settings.learning_rate} is above ` +
-                 `2/λmax = ${(2 / T.sharp.lambda).toPrecision(3)} (λmax ≈ ${T.sharp.lambda.toPrecision(4)}, ` +
-                 `power iteration on the training loss): full-batch gradient descent is unstable here.`;
+                 `2/λmax = ${(2 / T.sharp.lambda).toPrecision(3)} (λmax ≈ ${T.sharp.lambda.toPrecision(4)} ` +
+                 `at step ${T.sharp.step}, power iteration on the training loss): gradient descent is unstable here.`;
   }
 }
 
@@ -381,14 +385,19 @@ function grid(n) {
   for (let r = 0; r < n; r++) for (let c = 0; c < n; c++) pts.push([lo + (hi - lo) * (c + 0.5) / n, hi - (hi - lo) * (r + 0.5) / n]);
   return pts;
 }
-function colour(v) {   // v in [-1, 1]: orange (negative), white, blue (positive)
-  const t = Math.max(-1, Math.min(1, v)), c = t >= 0 ? POS : NEG, a = Math.abs(t);
-  return [255 + (c[0] - 255) * a, 255 + (c[1] - 255) * a, 255 + (c[2] - 255) * a];
-}
+// v in [-1, 1]: orange (negative), white, blue (positive); written straight into the pixels
 function paint(canvas, values, n, scale) {
-  const ctx = canvas.getContext("2d"), img = ctx.createImageData(n, n);
-  values.forEach((v, k) => { const [r, g, b] = colour(v / scale); img.data.set([r, g, b, 255], 4 * k); });
-  ctx.putImageData(img, 0, 0);
+  const ctx = canvas.getContext("2d");
+  if (!canvas._img) canvas._img = ctx.createImageData(n, n);
+  const d = canvas._img.data;
+  for (let k = 0; k < values.length; k++) {
+    const t = Math.max(-1, Math.min(1, values[k] / scale)), c = t >= 0 ? POS : NEG, a = t >= 0 ? t : -t;
+    d[4 * k] = 255 + (c[0] - 255) * a;
+    d[4 * k + 1] = 255 + (c[1] - 255) * a;
+    d[4 * k + 2] = 255 + (c[2] - 255) * a;
+    d[4 * k + 3] = 255;
+  }
+  ctx.putImageData(canvas._img, 0, 0);
 }
 
 function nearestLabels(pts) {   // the label of the nearest data point: the target of the delta maps
@@ -414,7 +423,9 @@ function redraw() {
     JBP.FEATURE_NAMES.forEach(f => { UI[`feat-${f}`] = UI.pts.map(p => JBP.FEATURES[f](p)); });
   }
   // the units: activation or delta over the input plane (delta for the nearest point's label)
-  const tr = JBP.backprop(T.params, s.activations, s.cost, UI.gx, UI.gy, 0, 0);
+  const t0 = performance.now();
+  const tr = UI.view === "delta" ? JBP.backprop(T.params, s.activations, s.cost, UI.gx, UI.gy, 0, 0)
+                                 : JBP.feedforward(T.params, s.activations, UI.gx);
   s.sizes.forEach((n, l) => {
     for (let j = 0; j < n; j++) {
       const el = $(`unit-${l}-${j}`);
@@ -428,10 +439,11 @@ function redraw() {
       paint(el, sc === null ? vals.map(v => 2 * v - 1) : vals, G, sc === null ? 1 : sc);
     }
   });
+  const t1 = performance.now();
   // the edges: width |w| (or |dC/dw| relative to the largest), colour and dash by sign
-  const g = JBP.backprop(T.params, s.activations, s.cost, T.x, T.y, s.l1, s.l2).grads;
-  UI.grads = g;
-  const gmax = Math.max(1e-300, ...g.flatMap(({W}) => W.flat().map(Math.abs)));
+  // (the gradients on the training set only when shown: they cost a backward pass)
+  const g = UI.edges === "w" ? null : trainingGrads();
+  const gmax = g ? Math.max(1e-300, ...g.flatMap(({W}) => W.flat().map(Math.abs))) : 1;
   T.params.forEach(({W}, l) => W.forEach((row, i) => row.forEach((w, j) => {
     const el = UI.edgeEls[l] && UI.edgeEls[l][i] && UI.edgeEls[l][i][j];
     if (!el) return;
@@ -440,8 +452,11 @@ function redraw() {
     el.setAttribute("stroke-width", width.toFixed(2));
     el.setAttribute("stroke-dasharray", v >= 0 ? "" : "4 3");
   })));
+  const t2 = performance.now();
   drawPlane();
+  const t3 = performance.now();
   drawCurves();
+  UI.timing = {units: t1 - t0, edges: t2 - t1, plane: t3 - t2, curves: performance.now() - t3};
   if (last) {
     const pct = v => (Number.isFinite(v) ? (100 * v).toFixed(1) + "%" : "–");
     $("scores").textContent = `training loss ${short(last.loss)}, accuracy ${pct(last.accuracy)}` +
@@ -454,16 +469,35 @@ function redraw() {
   if (!UI.scrubbing) scrubEl.value = scrubEl.max;
   scrubEl.setAttribute("aria-valuetext", `step ${T.step}`);
   info();
+  UI.redrawMs = performance.now() - t0;
+}
+
+function trainingGrads() {
+  if (!UI.grads || UI.gradsOf !== T.params) {
+    const s = T.settings;
+    UI.grads = JBP.backprop(T.params, s.activations, s.cost, T.x, T.y, s.l1, s.l2).grads;
+    UI.gradsOf = T.params;
+  }
+  return UI.grads;
 }
 
 function drawPlane() {
   const s = T.settings, c = $("plane"), ctx = c.getContext("2d");
   const {activations: as} = JBP.feedforward(T.params, s.activations, UI.bigX), out = as[as.length - 1];
-  const off = document.createElement("canvas");
-  off.width = off.height = BIG;
-  paint(off, out.map(o => (o.length === 1 ? 2 * Math.min(1, Math.max(0, o[0])) - 1 : 2 * o[o.length - 1] - 1)), BIG, 1);
+  if (!UI.off) { UI.off = document.createElement("canvas"); UI.off.width = UI.off.height = BIG; }
+  paint(UI.off, out.map(o => (o.length === 1 ? 2 * Math.min(1, Math.max(0, o[0])) - 1 : 2 * o[o.length - 1] - 1)), BIG, 1);
   ctx.imageSmoothingEnabled = true;
-  ctx.drawImage(off, 0, 0, c.width, c.height);
+  ctx.drawImage(UI.off, 0, 0, c.width, c.height);
+  if (UI.pointsOf !== T.data) { UI.pointsOf = T.data; drawPoints(); }
+  ctx.drawImage(UI.points, 0, 0);
+}
+
+// the data, drawn once per data set: training points with a white rim, test points black
+function drawPoints() {
+  const s = T.settings, c = $("plane");
+  if (!UI.points) { UI.points = document.createElement("canvas"); UI.points.width = c.width; UI.points.height = c.height; }
+  const ctx = UI.points.getContext("2d");
+  ctx.clearRect(0, 0, c.width, c.height);
   const [lo, hi] = domain(), px = v => (v - lo) / (hi - lo) * c.width, py = v => (hi - v) / (hi - lo) * c.height;
   const draw = (idx, test) => idx.forEach(i => {
     const p = T.data.points[i], lab = T.data.labels[i];
@@ -506,13 +540,13 @@ function drawCurves() {
 // delta over the training set (BP1 at the output, BP2 below)
 function info() {
   const sel = UI.selected, el = $("info");
-  if (!sel || !UI.grads || !el) return;
+  if (!sel || !el) return;
   const s = T.settings;
   if (sel.i !== undefined) {
     const w = T.params[sel.l] && T.params[sel.l].W[sel.i] ? T.params[sel.l].W[sel.i][sel.j] : undefined;
     if (w === undefined) return;
     el.textContent = `weight layer ${sel.l + 1}, from unit ${sel.i + 1} to unit ${sel.j + 1}: w = ${full(w)}, ` +
-                     `dC/dw = ${full(UI.grads[sel.l].W[sel.i][sel.j])} (BP4, training set${s.l1 || s.l2 ? ", with L1/L2" : ""})`;
+                     `dC/dw = ${full(trainingGrads()[sel.l].W[sel.i][sel.j])} (BP4, training set${s.l1 || s.l2 ? ", with L1/L2" : ""})`;
   } else if (sel.l === 0) {
     el.textContent = `input ${sel.j + 1}: ${JBP.FEATURE_LABELS[s.features[sel.j]]}`;
   } else {
@@ -543,7 +577,9 @@ function frame() {
   if (!UI.playing) return;
   const t0 = performance.now();
   let ok = true, n = 0;
-  while (ok && performance.now() - t0 < BUDGET_MS) { ok = step1(); n++; if (T.settings.stop_step > 0 && T.step >= T.settings.stop_step) break; }
+  // train for what is left of ~25 ms after the last redraw (>= 30 redraws a second)
+  const budget = Math.max(3, Math.min(BUDGET_MS, 25 - (UI.redrawMs || 0)));
+  while (ok && performance.now() - t0 < budget) { ok = step1(); n++; if (T.settings.stop_step > 0 && T.step >= T.settings.stop_step) break; }
   UI.stepsPlayed = (UI.stepsPlayed || 0) + n;
   const point = record();
   if (performance.now() - lastSharp > 3000 && T.x.length) { lastSharp = performance.now(); measureSharpness(); }
@@ -620,6 +656,7 @@ const api = {
     const s = T.settings;
     return {step: T.step, epoch: T.epoch, loss: JBP.loss(T.params, s.activations, s.cost, T.x, T.y, s.l1, s.l2),
             params: copyParams(T.params), x: T.x.map(r => r.slice()), y: T.y.map(r => r.slice()),
+            points: T.data.train.map(i => T.data.points[i].slice()), labels: T.data.train.map(i => T.data.labels[i]),
             x_test: T.xTest.map(r => r.slice()), y_test: T.yTest.map(r => r.slice()), batch: T.batch.slice(),
             warning: T.warning, stopped: T.stopped};
   },
@@ -631,7 +668,7 @@ const api = {
   setWeight: (l, i, j, v) => { T.params = copyParams(T.params); T.params[l].W[i][j] = v; record(); redraw(); },
   play, pause, scrub,
   playing: () => UI.playing,
-  perf: () => ({redraws: UI.redraws, steps: UI.stepsPlayed || 0}),
+  perf: () => ({redraws: UI.redraws, steps: UI.stepsPlayed || 0, redraw_ms: UI.redrawMs, timing: UI.timing}),
   bench: ms => {   // updates per second, synchronously, for ms milliseconds
     const t0 = performance.now(), s0 = T.step;
     while (performance.now() - t0 < ms) steps(10);

@@ -132,7 +132,6 @@ function softmaxRow(z) {
   const m = Math.max(...z), e = z.map(v => Math.exp(v - m)), s = e.reduce((a, b) => a + b, 0);
   return e.map(v => v / s);
 }
-function activate(name, z) { return name === "softmax" ? softmaxRow(z) : z.map(ACTIVATIONS[name].fn); }
 
 // ---- costs: per-sample C_x from the output's z, and BP1's output error delta^L ------------
 const logSigmoid = z => -(Math.max(-z, 0) + Math.log1p(Math.exp(-Math.abs(z))));
@@ -169,16 +168,32 @@ function init(sizes, activations, seed) {
 }
 
 // ---- the forward pass: z^l = a^(l-1) W^l + b^l,  a^l = sigma(z^l) -------------------------
+// (plain loops rather than map: the page redraws dozens of times a second)
+function layerForward(a, W, b) {          // one row: z_j = sum_i a_i W_ij + b_j
+  const z = new Array(b.length);
+  for (let j = 0; j < b.length; j++) {
+    let s = b[j];
+    for (let i = 0; i < a.length; i++) s += a[i] * W[i][j];
+    z[j] = s;
+  }
+  return z;
+}
+function activate(name, z) {
+  if (name === "softmax") return softmaxRow(z);
+  const f = ACTIVATIONS[name].fn, a = new Array(z.length);
+  for (let j = 0; j < z.length; j++) a[j] = f(z[j]);
+  return a;
+}
 function feedforward(params, activations, x) {
   const zs = [], as = [x];
   params.forEach(({W, b}, l) => {
-    const z = as[l].map(a => b.map((bj, j) => {
-      let s = bj;
-      for (let i = 0; i < a.length; i++) s += a[i] * W[i][j];
-      return s;
-    }));
+    const prev = as[l], z = new Array(prev.length), a = new Array(prev.length);
+    for (let k = 0; k < prev.length; k++) {
+      z[k] = layerForward(prev[k], W, b);
+      a[k] = activate(activations[l], z[k]);
+    }
     zs.push(z);
-    as.push(z.map(row => activate(activations[l], row)));
+    as.push(a);
   });
   return {zs, activations: as};
 }
@@ -196,11 +211,15 @@ function backprop(params, activations, cost, x, y, l1, l2) {
   // BP2: delta^l = (delta^(l+1) W^(l+1)^T) * sigma'(z^l), from the top down
   for (let l = L - 2; l >= 0; l--) {
     const W = params[l + 1].W, prime = ACTIVATIONS[activations[l]].prime;
-    deltas[l] = zs[l].map((z, k) => z.map((zj, j) => {
-      let s = 0;
-      for (let m = 0; m < W[j].length; m++) s += deltas[l + 1][k][m] * W[j][m];
-      return s * prime(zj);
-    }));
+    deltas[l] = zs[l].map((z, k) => {
+      const d = new Array(z.length), up = deltas[l + 1][k];
+      for (let j = 0; j < z.length; j++) {
+        let s = 0;
+        for (let m = 0; m < up.length; m++) s += up[m] * W[j][m];
+        d[j] = s * prime(z[j]);
+      }
+      return d;
+    });
   }
   const grads = params.map(({W, b}, l) => ({
     // BP4: dC/dW^l_ij = mean_x a^(l-1)_i delta^l_j   (+ the regularisers' l1 sign(W) + l2 W)
