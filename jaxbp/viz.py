@@ -190,6 +190,16 @@ def write_gates_html(path, gate="xor", seed=0, *, hidden=2, steps=2000, lr=1.0, 
     return _write(path, render(gates_data(gate, seed, hidden, steps, lr, frames, max_epochs)))
 
 
+def playground(path, x=None, y=None, **settings):
+    """The live playground: one HTML file in which a net trains in the browser with BP1-BP4
+    in float64 JavaScript (:func:`jaxbp.playground.playground`, which takes ``hide``,
+    ``title``, ``notes`` and the settings ``dataset``, ``seed``, ``sizes``, ``activations``,
+    ``cost``, ``learning_rate``, ``batch_size``, ``l1``, ``l2``, ``features``, ``noise``,
+    ``train_fraction``, ``stop_loss``, ``stop_step``). Returns ``path``."""
+    from .playground import playground as write
+    return write(path, x, y, **settings)
+
+
 # ---- recording -------------------------------------------------------------------------
 
 def _train(fn, net, params, x, y, cost, lr, steps, frames, trainable, l2, max_samples, title):

@@ -296,3 +296,33 @@ def test_benchmark_spiral_6x8(page):
     # average above its cores) only shows that the loop keeps yielding to the page
     loaded = os.getloadavg()[0] > (os.cpu_count() or 1)
     assert redraws_per_s >= (5 if loaded else 30), (line, os.getloadavg())
+
+
+def test_your_own_data_multiclass_and_csv_drop(browser, tmp_path):  # noqa: F811
+    """Three classes from Python (softmax output) train as jaxbp.fit does; a CSV dropped on
+    the page becomes the data set."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(30, 2))
+    labels = np.argmax(x @ np.array([[1.0, -1.0, 0.2], [0.3, 0.5, -1.0]]), axis=1)
+    path = playground.playground(tmp_path / "own.html", x, labels, sizes=[2, 5, 3],
+                                 activations=["tanh", "softmax"], cost="softmax_cross_entropy",
+                                 learning_rate=0.3, batch_size=1000, train_fraction=1.0)
+    p = Page(browser, path)
+    before = p.page.evaluate("jaxbp.state()")
+    after = p.page.evaluate("jaxbp.step(30)")
+    order = np.lexsort(np.asarray(before["points"]).T[::-1])
+    np.testing.assert_array_equal(np.asarray(before["points"])[order], x[np.lexsort(x.T[::-1])])
+    np.testing.assert_array_equal(np.asarray(before["y"]), np.eye(3)[before["labels"]])
+    net = jaxbp.MLP((2, 5, 3), activations=("tanh", "softmax"))
+    trained, _ = jaxbp.fit(net, as_params(before), jnp.asarray(before["x"]), jnp.asarray(before["y"]),
+                           "softmax_cross_entropy", optax.sgd(0.3), 30)
+    assert_same_params(after["params"], trained)
+    csv = "x1,x2,label\n0,0,0\n1,0,1\n0,1,1\n1,1,0\n2,2,0\n"
+    p.page.evaluate("""csv => { const dt = new DataTransfer();
+        dt.items.add(new File([csv], "mine.csv", {type: "text/csv"}));
+        document.dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true})); }""", csv)
+    p.page.wait_for_function("jaxbp.state().points.length + jaxbp.state().x_test.length === 5 "
+                             "&& jaxbp.settings().dataset === 'custom'", timeout=5000)
+    s = p.page.evaluate("jaxbp.settings()")
+    assert s["sizes"][0] == 2 and s["sizes"][-1] == 2   # two classes, softmax output kept
+    p.check_clean()

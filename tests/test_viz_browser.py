@@ -77,9 +77,10 @@ class Page:
         png = self.page.screenshot(full_page=True)
         if os.environ.get("JAXBP_SCREENSHOTS"):
             Path(os.environ["JAXBP_SCREENSHOTS"], name).write_bytes(png)
-        pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), np.float64)
+        pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
         assert pixels.std() > 15, "the screenshot is (nearly) blank"
-        assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 200  # text, lines and regions
+        packed = pixels.astype(np.int32) @ np.array([65536, 256, 1], np.int32)
+        assert len(np.unique(packed)) > 200  # text, lines and regions
         # every decision-region canvas has been drawn (shaded, with points and lines)
         colours = self.page.evaluate("""() => [...document.querySelectorAll('canvas.plane')].map(c => {
             const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data, seen = new Set();

@@ -658,6 +658,7 @@ const api = {
             params: copyParams(T.params), x: T.x.map(r => r.slice()), y: T.y.map(r => r.slice()),
             points: T.data.train.map(i => T.data.points[i].slice()), labels: T.data.train.map(i => T.data.labels[i]),
             x_test: T.xTest.map(r => r.slice()), y_test: T.yTest.map(r => r.slice()), batch: T.batch.slice(),
+            accuracy: score(T.x, T.y, T.trainLabels)[1], test_accuracy: score(T.xTest, T.yTest, T.testLabels)[1],
             warning: T.warning, stopped: T.stopped};
   },
   hash: () => toHash(T.settings, UI.hide),
