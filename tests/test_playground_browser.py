@@ -326,3 +326,26 @@ def test_your_own_data_multiclass_and_csv_drop(browser, tmp_path):  # noqa: F811
     s = p.page.evaluate("jaxbp.settings()")
     assert s["sizes"][0] == 2 and s["sizes"][-1] == 2   # two classes, softmax output kept
     p.check_clean()
+
+
+LESSON = ("#dataset=xor&seed=0&sizes=2-1&activations=sigmoid&cost=cross_entropy&learning_rate=1"
+          "&batch_size=4&hide=dataset,features,noise,train_fraction,l1,l2,cost,history")
+
+
+def test_xor_lesson_link(browser, tmp_path):  # noqa: F811
+    """docs/playground.md's lesson: with no hidden layer XOR stays at 50% (loss ln 2); one
+    click on "+ layer" (2 sigmoid units) and it is learned."""
+    path = playground.playground(tmp_path / "lesson.html")
+    p = Page(browser, path.as_uri() + LESSON)
+    s = p.page.evaluate("jaxbp.settings()")
+    assert (s["dataset"], s["sizes"], s["activations"], s["learning_rate"]) == ("xor", [2, 1], ["sigmoid"], 1.0)
+    assert not p.page.is_visible("#dataset") and not p.page.is_visible("#cost")
+    state = p.page.evaluate("jaxbp.step(1000)")
+    assert state["accuracy"] == 0.5 and abs(state["loss"] - np.log(2)) < 1e-6
+    p.page.click("#add-layer")
+    s = p.page.evaluate("jaxbp.settings()")
+    assert s["sizes"] == [2, 2, 1] and s["activations"] == ["sigmoid", "sigmoid"]
+    state = p.page.evaluate("jaxbp.step(1000)")
+    assert state["accuracy"] == 1.0 and state["loss"] < 0.05
+    p.check_not_blank("playground-xor-lesson.png")
+    p.check_clean()

@@ -618,7 +618,10 @@ function tryChange(patch) { try { change(patch); } catch (e) { T.stopped = Strin
 function tryReset(patch) { try { pause(); set(Object.assign({}, T.settings, patch)); } catch (e) { T.stopped = String(e.message); redraw(); } }
 function layers(d) {
   const s = T.settings, sizes = s.sizes.slice(), acts = s.activations.slice();
-  if (d > 0 && sizes.length - 2 < MAX_LAYERS) { sizes.splice(sizes.length - 1, 0, 4); acts.splice(acts.length - 1, 0, acts.length > 1 ? acts[acts.length - 2] : "tanh"); }
+  // a new last hidden layer of 2 units, with the activation of the hidden layer below it
+  // (or, for the first one, the output's when that is sigmoid or tanh, else tanh)
+  const out = acts[acts.length - 1], first = out === "sigmoid" || out === "tanh" ? out : "tanh";
+  if (d > 0 && sizes.length - 2 < MAX_LAYERS) { sizes.splice(sizes.length - 1, 0, 2); acts.splice(acts.length - 1, 0, acts.length > 1 ? acts[acts.length - 2] : first); }
   if (d < 0 && sizes.length > 2) { sizes.splice(sizes.length - 2, 1); acts.splice(acts.length - 2, 1); }
   tryReset({sizes, activations: acts});
 }
