@@ -146,6 +146,7 @@ def html_page(title=None, x=None, y=None, hide=(), notes=(), **given):
             f'<header><h1>{html.escape(title)}</h1>{notes_html}</header>\n'
             f'<noscript><p>The playground trains with JavaScript; please enable it.</p></noscript>\n'
             f'<main id="app"></main>\n'
+            f'<svg id="svg-ns" width="0" height="0" aria-hidden="true" focusable="false"></svg>\n'
             f'<script type="application/json" id="jaxbp-playground">{payload}</script>\n'
             f'{scripts}\n</body>\n</html>\n')
 

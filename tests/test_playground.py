@@ -24,8 +24,11 @@ def test_page_is_one_small_offline_file(tmp_path):
     html = path.read_text()
     assert len(html.encode()) < 1_000_000
     # nothing is fetched: no external script, stylesheet, image, font or import
-    assert not re.search(r'(src|href)\s*=\s*["\']?(https?:)?//', html)
+    assert "http://" not in html and "https://" not in html
+    assert not re.search(r"<(link|img|iframe|object|embed)\b", html, re.I)
+    assert not re.search(r"<script[^>]*\bsrc\s*=", html, re.I)
     assert "@import" not in html and "url(" not in html and "fetch(" not in html
+    assert "XMLHttpRequest" not in html and "WebSocket" not in html
     assert html.count("<script>") == 3   # the three asset files, inlined
     cfg = config(html)
     assert cfg["settings"]["dataset"] == "spiral" and cfg["settings"]["sizes"] == [2, 8, 8, 1]

@@ -206,7 +206,7 @@ function base64(bytes) {
 
 // ---- the page ------------------------------------------------------------------------------
 const $ = id => document.getElementById(id);
-const SVGNS = "http://www.w3.org/2000/svg";
+const SVGNS = document.getElementById("svg-ns").namespaceURI;   // no URL in the page
 function h(tag, attrs, ...kids) {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
