@@ -138,7 +138,7 @@ def html_page(title=None, x=None, y=None, hide=(), notes=(), **given):
     payload = json.dumps(config, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
     notes_html = "".join(f'<p class="note">{html.escape(str(n))}</p>' for n in notes)
     scripts = "\n".join(f"<script>{read(name)}</script>" for name in
-                        ("playground_core.js", "npz.js", "playground.js"))
+                        ("common.js", "playground_core.js", "npz.js", "playground.js"))
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
             f'<meta name="generator" content="jaxbp.playground">\n<title>{html.escape(title)}</title>\n'

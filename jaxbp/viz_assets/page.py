@@ -1,5 +1,6 @@
 """The HTML shell of the :mod:`jaxbp.viz` replay page; its stylesheet and script are the
-package-data files ``page.css`` and ``replay.js``, inlined so that the page is one file. No
+package-data files ``page.css`` and ``common.js`` + ``playground_core.js`` (the forward pass,
+shared with the playground) + ``replay.js``, inlined so that the page is one file. No
 external URL of any kind: the SVG namespace is read from an inline ``<svg>`` element at run
 time."""
 import html
@@ -33,5 +34,6 @@ training run.</p></noscript>
 
 def page(title, payload):
     """The complete page; ``payload`` is JSON with every ``<`` already escaped."""
+    script = "\n".join(read(name) for name in ("common.js", "playground_core.js", "replay.js"))
     return TEMPLATE.format(title=html.escape(title), css=read("page.css"), payload=payload,
-                           script=read("replay.js"))
+                           script=script)

@@ -206,21 +206,7 @@ function base64(bytes) {
 
 // ---- the page ------------------------------------------------------------------------------
 const $ = id => document.getElementById(id);
-const SVGNS = document.getElementById("svg-ns").namespaceURI;   // no URL in the page
-function h(tag, attrs, ...kids) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (k === "text") el.textContent = v; else if (k.startsWith("on")) el.addEventListener(k.slice(2), v); else el.setAttribute(k, v);
-  }
-  for (const kid of kids) el.append(kid);
-  return el;
-}
-function svg(tag, attrs, parent) {
-  const el = document.createElementNS(SVGNS, tag);
-  for (const [k, v] of Object.entries(attrs || {})) el.setAttribute(k, v);
-  if (parent) parent.append(el);
-  return el;
-}
+const {h, s: svg} = VIZ;   // common.js
 const full = v => (Number.isFinite(v) ? String(v) : String(v));   // shortest round-trip repr
 const short = v => (Number.isFinite(v) ? (Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(2) : v.toFixed(3)) : String(v));
 

@@ -1,41 +1,13 @@
 "use strict";
 (function () {
 const DATA = JSON.parse(document.getElementById("jaxbp-data").textContent);
-const SVGNS = document.getElementById("svg-ns").namespaceURI;
 const POS = "#1f5fa8", NEG = "#b2182b";
 const TINT0 = [253, 212, 158], TINT1 = [203, 195, 227];
 const CLASS = ["#e66101", "#5e3c99", "#1b7837", "#8c510a", "#c51b7d", "#01665e", "#762a83",
                "#35978f", "#bf812d", "#4d4d4d"];
 
-// ---- small helpers ----------------------------------------------------------------------
-function h(tag, attrs, ...kids) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (k === "text") el.textContent = v; else el.setAttribute(k, v);
-  }
-  for (const k of kids) el.append(k);
-  return el;
-}
-function s(tag, attrs, parent) {
-  const el = document.createElementNS(SVGNS, tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (k === "text") el.textContent = v; else el.setAttribute(k, v);
-  }
-  if (parent) parent.append(el);
-  return el;
-}
-// Like Python's format(v, "#.{p}g"): p significant digits, trailing zeros kept.
-function fmt(v, p = 9) {
-  if (!Number.isFinite(v)) return String(v);
-  if (v === 0) return (0).toFixed(p - 1);
-  const [m, ex] = v.toExponential(p - 1).split("e");
-  const e = parseInt(ex, 10);
-  if (e < -4 || e >= p) return m + "e" + (e < 0 ? "-" : "+") + String(Math.abs(e)).padStart(2, "0");
-  return v.toFixed(p - 1 - e);
-}
-const range = (n) => Array.from({length: n}, (_, i) => i);
-const mix = (c0, c1, t) => c0.map((c, i) => Math.round(c + (c1[i] - c) * t));
-const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
+// ---- helpers (common.js) and the forward pass (playground_core.js, shared with the playground)
+const {h, s, fmt, range, mix, clamp} = VIZ;
 
 // ---- the network's names and forward pass ----------------------------------------------
 function unitNames(sizes) {
@@ -52,21 +24,10 @@ function weightList(sizes, names) {
         out.push({name: "w" + (out.length + 1), l, i, j, from: names[l][i], to: names[l + 1][j]});
   return out;
 }
-const ACT = {
-  sigmoid: (z) => z.map((v) => 1 / (1 + Math.exp(-v))),
-  tanh: (z) => z.map(Math.tanh),
-  relu: (z) => z.map((v) => Math.max(v, 0)),
-  identity: (z) => z,
-  softmax: (z) => { const m = Math.max(...z), e = z.map((v) => Math.exp(v - m)),
-                          t = e.reduce((a, b) => a + b, 0); return e.map((v) => v / t); },
-};
+// the output of the net for one input row x
 function forward(params, acts, x) {
-  let a = x;
-  params.forEach((layer, l) => {
-    const z = layer.b.map((b, j) => a.reduce((acc, ai, i) => acc + ai * layer.W[i][j], b));
-    a = ACT[acts[l]](z);
-  });
-  return a;
+  const as = JBP.feedforward(params, acts, [x]).activations;
+  return as[as.length - 1][0];
 }
 
 // ---- player: slider + play/pause ---------------------------------------------------------
