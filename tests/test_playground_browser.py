@@ -71,34 +71,39 @@ def reference_l1(net, params, x, y, cost, lr, l1, l2, steps):
 
 # The grid: every data set (the six gates and the four Playground sets), every hidden and
 # output activation, every cost, no regulariser / L2 / L1 / both, several feature sets.
+slow = pytest.mark.slow   # still run in CI; left out of quick local runs (-m "not slow")
 GRID = [
     dict(dataset="xor", sizes=[2, 2, 1], activations=["sigmoid", "sigmoid"], cost="cross_entropy", learning_rate=1.0),
-    dict(dataset="and", sizes=[2, 3, 1], activations=["tanh", "sigmoid"], cost="quadratic", learning_rate=0.5),
+    pytest.param(dict(dataset="and", sizes=[2, 3, 1], activations=["tanh", "sigmoid"], cost="quadratic", learning_rate=0.5), marks=slow),
     dict(dataset="or", sizes=[2, 3, 1], activations=["relu", "identity"], cost="quadratic", learning_rate=0.1),
-    dict(dataset="nand", sizes=[2, 2, 1], activations=["identity", "sigmoid"], cost="cross_entropy", learning_rate=0.5, l2=0.01),
+    pytest.param(dict(dataset="nand", sizes=[2, 2, 1], activations=["identity", "sigmoid"], cost="cross_entropy", learning_rate=0.5, l2=0.01), marks=slow),
     dict(dataset="nor", sizes=[2, 3, 2], activations=["tanh", "softmax"], cost="softmax_cross_entropy", learning_rate=0.5),
-    dict(dataset="xnor", sizes=[2, 4, 1], activations=["sigmoid", "tanh"], cost="quadratic", learning_rate=0.3, seed=3),
+    pytest.param(dict(dataset="xnor", sizes=[2, 4, 1], activations=["sigmoid", "tanh"], cost="quadratic", learning_rate=0.3, seed=3), marks=slow),
     dict(dataset="circle", sizes=[4, 5, 1], activations=["tanh", "sigmoid"], cost="cross_entropy", learning_rate=0.05,
          features=["x1", "x2", "x1sq", "x2sq"], l2=0.001, noise=0.1),
-    dict(dataset="xor_quadrants", sizes=[3, 4, 2], activations=["relu", "softmax"], cost="softmax_cross_entropy",
-         learning_rate=0.02, features=["x1", "x2", "x1x2"], seed=7),
-    dict(dataset="gauss", sizes=[2, 3, 1], activations=["sigmoid", "sigmoid"], cost="quadratic", learning_rate=0.2, noise=0.2),
+    pytest.param(dict(dataset="xor_quadrants", sizes=[3, 4, 2], activations=["relu", "softmax"], cost="softmax_cross_entropy",
+         learning_rate=0.02, features=["x1", "x2", "x1x2"], seed=7), marks=slow),
+    pytest.param(dict(dataset="gauss", sizes=[2, 3, 1], activations=["sigmoid", "sigmoid"], cost="quadratic", learning_rate=0.2, noise=0.2), marks=slow),
     dict(dataset="spiral", sizes=[7, 6, 5, 1], activations=["tanh", "relu", "sigmoid"], cost="cross_entropy",
          learning_rate=0.01, features=list(playground.FEATURES), noise=0.05, train_fraction=0.7),
-    dict(dataset="spiral", sizes=[2, 8, 8, 1], activations=["identity", "tanh", "sigmoid"], cost="quadratic",
-         learning_rate=0.02, l2=0.003),
+    pytest.param(dict(dataset="spiral", sizes=[2, 8, 8, 1], activations=["identity", "tanh", "sigmoid"], cost="quadratic",
+         learning_rate=0.02, l2=0.003), marks=slow),
 ]
 L1_GRID = [
     dict(dataset="xor", sizes=[2, 3, 1], activations=["tanh", "sigmoid"], cost="cross_entropy", learning_rate=0.5, l1=0.01),
     dict(dataset="circle", sizes=[2, 4, 1], activations=["relu", "sigmoid"], cost="quadratic", learning_rate=0.05,
          l1=0.003, l2=0.002),
-    dict(dataset="gauss", sizes=[2, 3, 2], activations=["sigmoid", "softmax"], cost="softmax_cross_entropy",
-         learning_rate=0.1, l1=0.001),
+    pytest.param(dict(dataset="gauss", sizes=[2, 3, 2], activations=["sigmoid", "softmax"], cost="softmax_cross_entropy",
+         learning_rate=0.1, l1=0.001), marks=slow),
 ]
 STEPS = 40
 
 
-@pytest.mark.parametrize("settings", GRID, ids=lambda s: f"{s['dataset']}-{'-'.join(s['activations'])}-{s['cost']}")
+def case_id(s):
+    return f"{s['dataset']}-{'-'.join(s['activations'])}-{s['cost']}"
+
+
+@pytest.mark.parametrize("settings", GRID, ids=case_id)
 def test_page_steps_equal_jaxbp_fit(page, settings):
     settings = dict(settings, batch_size=1000)   # full batch: jaxbp.fit's batch_size=None
     before, after = run(page, STEPS, **settings)
@@ -141,15 +146,17 @@ def test_minibatches_follow_the_reported_batches(page):
     before, _ = run(page, 0, **settings)
     net, params = net_of(page.page.evaluate("jaxbp.settings()")), as_params(before)
     x, y = jnp.asarray(before["x"]), jnp.asarray(before["y"])
-    seen = []
-    for _ in range(60):   # more than one epoch of 200 // 7 = 28 batches
-        state = page.page.evaluate("jaxbp.step(1)")
-        batch = state["batch"]
-        assert len(batch) == 7
-        seen.append(batch)
-        _, grads = jaxbp.backprop(net, params, x[jnp.asarray(batch)], y[jnp.asarray(batch)], "cross_entropy", l2=0.001)
+    # 60 updates (more than one epoch of 200 // 7 = 28 batches), noting each one's rows
+    got = page.page.evaluate("""() => { const batches = [];
+        for (let k = 0; k < 60; k++) batches.push(jaxbp.step(1).batch);
+        return {batches, params: jaxbp.state().params}; }""")
+    seen = got["batches"]
+    assert all(len(b) == 7 for b in seen)
+    backprop = jax.jit(lambda p, xb, yb: jaxbp.backprop(net, p, xb, yb, "cross_entropy", l2=0.001))
+    for batch in seen:
+        _, grads = backprop(params, x[jnp.asarray(batch)], y[jnp.asarray(batch)])
         params = jax.tree_util.tree_map(lambda p, g: p - 0.1 * g, params, grads)
-    assert_same_params(state["params"], params)
+    assert_same_params(got["params"], params)
     # an epoch visits distinct rows, and a new epoch reshuffles
     first_epoch = sum(seen[:28], [])
     assert len(set(first_epoch)) == 28 * 7
@@ -244,16 +251,15 @@ def test_divergence_is_warned_before_nan(page):
     net, params = net_of(page.page.evaluate("jaxbp.settings()")), as_params(before)
     x, y = jnp.asarray(before["x"][:200]), jnp.asarray(before["y"][:200])
     flat, unravel = jax.flatten_util.ravel_pytree(params)
-    H = jax.hessian(lambda v: jaxbp.loss(net, unravel(v), x, y, "quadratic"))(flat)
+    H = jax.jit(jax.hessian(lambda v: jaxbp.loss(net, unravel(v), x, y, "quadratic")))(flat)
     eig = np.linalg.eigvalsh(np.asarray(H))
     np.testing.assert_allclose(lam, eig[np.argmax(np.abs(eig))], rtol=1e-3)
     assert 0.3 > 2 / lam
     state = page.page.evaluate("jaxbp.step(1)")
     assert "2/λmax" in state["warning"] and np.isfinite(state["loss"])
-    for _ in range(50):
-        state = page.page.evaluate("jaxbp.step(1)")
-        if "rose" in state["warning"]:
-            break
+    state = page.page.evaluate("""() => { let s;
+        for (let k = 0; k < 50; k++) { s = jaxbp.step(1); if (s.warning.includes("rose")) break; }
+        return s; }""")
     assert "rose at each of the last 5" in state["warning"] and np.isfinite(state["loss"])
 
 
