@@ -265,8 +265,9 @@ def test_divergence_is_warned_before_nan(page):
 
 def test_playground_screenshots(page):
     """Screenshots for docs/playground.md (kept when JAXBP_SCREENSHOTS is set)."""
-    run(page, 300, dataset="xor_quadrants", sizes=[2, 4, 2, 1], activations=["tanh", "tanh", "sigmoid"],
+    run(page, 0, dataset="xor_quadrants", sizes=[2, 4, 2, 1], activations=["tanh", "tanh", "sigmoid"],
         cost="cross_entropy", learning_rate=0.03, batch_size=10)
+    page.page.evaluate("() => { for (let k = 0; k < 30; k++) jaxbp.step(20); }")   # 30 points of the curves
     page.check_not_blank("playground.png")
     page.page.select_option("#view", "delta")
     page.page.select_option("#edges", "dC/dw")

@@ -8,7 +8,7 @@ const DEFAULTS = CONFIG.defaults;
 const HIDDEN_ACTS = ["tanh", "sigmoid", "relu", "identity"];
 const OUTPUT_ACTS = ["sigmoid", "softmax", "tanh", "identity", "relu"];
 const COSTS = ["cross_entropy", "quadratic", "softmax_cross_entropy"];
-const MAX_LAYERS = 8, MAX_UNITS = 16, G = 24, BIG = 40, BUDGET_MS = 10;
+const MAX_LAYERS = 8, MAX_UNITS = 16, G = 16, BIG = 40, BUDGET_MS = 10;
 const POS = [31, 95, 168], NEG = [230, 97, 1];
 
 // ---- settings --------------------------------------------------------------------------------
@@ -434,8 +434,11 @@ function redraw() {
     const el = UI.edgeEls[l] && UI.edgeEls[l][i] && UI.edgeEls[l][i][j];
     if (!el) return;
     const v = UI.edges === "w" ? w : g[l].W[i][j], width = UI.edges === "w" ? Math.min(8, 0.4 + 1.5 * Math.abs(w)) : 0.4 + 7 * Math.abs(v) / gmax;
+    const look = `${v >= 0 ? 1 : 0}${width.toFixed(1)}`;
+    if (el._look === look) return;   // unchanged: no style work for the browser
+    el._look = look;
     el.setAttribute("stroke", `rgb(${(v >= 0 ? POS : NEG).join(",")})`);
-    el.setAttribute("stroke-width", width.toFixed(2));
+    el.setAttribute("stroke-width", width.toFixed(1));
     el.setAttribute("stroke-dasharray", v >= 0 ? "" : "4 3");
   })));
   const t2 = performance.now();
