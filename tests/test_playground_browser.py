@@ -236,8 +236,11 @@ def test_url_hash_round_trip_and_hidden_controls(browser, tmp_path):  # noqa: F8
     assert second.page.evaluate("jaxbp.state()")["params"] == state["params"]   # same seed, same net
     assert not second.page.is_visible("#learning_rate") and not second.page.is_visible("#cost")
     assert second.page.is_visible("#batch_size")
-    first.check_clean()
-    second.check_clean()
+    third = Page(browser, Path(path).as_uri() + hash_ + "&batch_size_hide=true")   # the Playground's form
+    assert not third.page.is_visible("#batch_size") and third.page.is_visible("#cost")
+    assert third.page.evaluate("jaxbp.settings()") == want
+    for p in (first, second, third):
+        p.check_clean()
 
 
 def test_divergence_is_warned_before_nan(page):
@@ -356,3 +359,62 @@ def test_xor_lesson_link(browser, tmp_path):  # noqa: F811
     assert state["accuracy"] == 1.0 and state["loss"] < 0.05
     p.check_not_blank("playground-xor-lesson.png")
     p.check_clean()
+
+
+def test_history_scrubber_branches(page):
+    """Back to a recorded step, then on with a new learning rate: the branch equals jaxbp.fit
+    from that step's params."""
+    settings = dict(dataset="and", sizes=[2, 2, 1], activations=["sigmoid", "sigmoid"], cost="cross_entropy",
+                    learning_rate=1.0, batch_size=4)
+    before, _ = run(page, 0, **settings)
+    at20 = None
+    for k in range(3):
+        state = page.page.evaluate("jaxbp.step(10)")
+        if state["step"] == 20:
+            at20 = state
+    page.page.evaluate("jaxbp.scrub(2)")          # recorded steps 0, 10, 20, 30
+    back = page.page.evaluate("jaxbp.state()")
+    assert back["step"] == 20 and back["params"] == at20["params"]
+    assert page.page.get_attribute("#scrub", "max") == "2"   # the later history is dropped
+    page.page.evaluate("jaxbp.change({learning_rate: 0.5})")
+    after = page.page.evaluate("jaxbp.step(10)")
+    assert after["step"] == 30
+    net, x, y = net_of(page.page.evaluate("jaxbp.settings()")), jnp.asarray(before["x"]), jnp.asarray(before["y"])
+    branch, _ = jaxbp.fit(net, as_params(at20), x, y, "cross_entropy", optax.sgd(0.5), 10)
+    assert_same_params(after["params"], branch)
+
+
+def test_buttons_stop_conditions_and_weight_editing(page):
+    run(page, 0, dataset="xor", sizes=[2, 2, 1], activations=["sigmoid", "sigmoid"], cost="cross_entropy",
+        learning_rate=1.0, batch_size=2, stop_step=37)
+    page.page.click("#step1")
+    assert page.page.evaluate("jaxbp.state().step") == 1
+    page.page.click("#epoch1")                     # 4 rows, batch 2: an epoch is 2 updates
+    assert page.page.evaluate("jaxbp.state().step") == 3
+    page.page.bring_to_front()
+    page.page.click("#play")
+    page.page.wait_for_function("!jaxbp.playing()", timeout=10000)
+    state = page.page.evaluate("jaxbp.state()")
+    assert state["step"] == 37 and "reached step 37" in state["stopped"]
+    # stop at a loss
+    run(page, 0, dataset="xor", sizes=[2, 2, 1], activations=["sigmoid", "sigmoid"], cost="cross_entropy",
+        learning_rate=1.0, batch_size=4, stop_loss=0.3, seed=1)
+    page.page.click("#play")
+    page.page.wait_for_function("!jaxbp.playing()", timeout=20000)
+    state = page.page.evaluate("jaxbp.state()")
+    assert state["loss"] <= 0.3 and "training loss" in state["stopped"]
+    # click an edge, type a weight
+    page.page.once("dialog", lambda d: d.accept("0.625"))
+    page.page.click("#w-0-1-0", force=True)
+    assert page.page.evaluate("jaxbp.state().params[0].W[1][0]") == 0.625
+    # hover shows the exact numbers of BP4
+    page.page.hover("#w-1-0-0", force=True)
+    assert "dC/dw" in page.text("#info") and "BP4" in page.text("#info")
+
+
+def test_training_stops_before_a_weight_becomes_non_finite(page):
+    run(page, 0, dataset="gauss", sizes=[2, 3, 1], activations=["identity", "identity"], cost="quadratic",
+        learning_rate=50.0, batch_size=1000)
+    state = page.page.evaluate("jaxbp.step(2000)")
+    assert 0 < state["step"] < 2000 and "non-finite" in state["stopped"]
+    assert all(np.isfinite(np.asarray(l["W"])).all() for l in state["params"])

@@ -119,7 +119,10 @@ function record() {
   const [loss, acc] = score(T.x, T.y, T.trainLabels), [testLoss, testAcc] = score(T.xTest, T.yTest, T.testLabels);
   const point = {step: T.step, loss, test_loss: testLoss, accuracy: acc, test_accuracy: testAcc};
   const last = T.history[T.history.length - 1];
-  if (last && last.step === T.step) T.history.pop(); else T.snapshots.push({step: T.step, params: T.params, epoch: T.epoch, order: T.order, pos: T.pos});
+  // one snapshot per recorded step (the scrubber's positions); a new record at the same step
+  // (an edited weight, changed settings) replaces it
+  const snap = {step: T.step, params: T.params, epoch: T.epoch, order: T.order, pos: T.pos};
+  if (last && last.step === T.step) { T.history.pop(); T.snapshots[T.snapshots.length - 1] = snap; } else T.snapshots.push(snap);
   T.history.push(point);
   if (T.snapshots.length > 4000) {  // keep memory bounded: every other one, and the newest
     T.snapshots = T.snapshots.filter((_, i) => i % 2 === 0 || i === T.snapshots.length - 1);
