@@ -418,3 +418,21 @@ def test_training_stops_before_a_weight_becomes_non_finite(page):
     state = page.page.evaluate("jaxbp.step(2000)")
     assert 0 < state["step"] < 2000 and "non-finite" in state["stopped"]
     assert all(np.isfinite(np.asarray(l["W"])).all() for l in state["params"])
+
+
+def test_bad_settings_are_refused_with_a_reason(page):
+    run(page, 0, dataset="xor", sizes=[2, 2, 1], activations=["sigmoid", "sigmoid"], cost="cross_entropy")
+    for bad, words in (({"learning_rate": -1}, "learning_rate must be a finite number > 0"),
+                       ({"sizes": [2, 0, 1]}, "sizes must be whole numbers"),
+                       ({"activations": ["softmax", "sigmoid"]}, "activations[0] must be one of"),
+                       ({"cost": "softmax_cross_entropy"}, "needs a softmax output layer"),
+                       ({"dataset": "moons"}, "dataset must be one of")):
+        message = page.page.evaluate("s => { try { jaxbp.set(Object.assign(jaxbp.settings(), s)); return ''; } "
+                                     "catch (e) { return e.message; } }", bad)
+        assert words in message, (bad, message)
+    # a bad value typed into a control is refused on the page, and the net is kept
+    step = page.page.evaluate("jaxbp.step(3).step")
+    page.page.fill("#learning_rate", "-2")
+    page.page.dispatch_event("#learning_rate", "change")
+    assert "learning_rate must be" in page.text("#warning")
+    assert page.page.evaluate("jaxbp.state().step") == step and page.page.evaluate("jaxbp.settings().learning_rate") > 0

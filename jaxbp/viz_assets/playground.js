@@ -42,6 +42,19 @@ function normalise(given) {
   }
   for (const key of ["seed", "batch_size"]) s[key] = Math.round(+s[key]);
   for (const key of ["learning_rate", "l1", "l2", "noise", "train_fraction", "stop_loss", "stop_step"]) s[key] = +s[key];
+  const bad = (what, got) => { throw new Error(`settings: ${what}, got ${got}`); };
+  if (!s.sizes.every(n => Number.isInteger(n) && n >= 1 && n <= 64)) bad("sizes must be whole numbers from 1 to 64", s.sizes.join("-"));
+  s.activations.forEach((a, l) => {
+    const allowed = l === s.activations.length - 1 ? OUTPUT_ACTS : HIDDEN_ACTS;
+    if (!allowed.includes(a)) bad(`activations[${l}] must be one of ${allowed.join(", ")}`, a);
+  });
+  if (!COSTS.includes(s.cost)) bad(`cost must be one of ${COSTS.join(", ")}`, s.cost);
+  if (!(s.learning_rate > 0 && Number.isFinite(s.learning_rate))) bad("learning_rate must be a finite number > 0", s.learning_rate);
+  if (!(s.batch_size >= 1)) bad("batch_size must be at least 1", s.batch_size);
+  for (const key of ["l1", "l2", "stop_loss", "stop_step"]) if (!(s[key] >= 0 && Number.isFinite(s[key]))) bad(`${key} must be a finite number >= 0`, s[key]);
+  if (!(s.noise >= 0 && s.noise <= 0.5)) bad("noise must be in [0, 0.5]", s.noise);
+  if (!(s.train_fraction > 0 && s.train_fraction <= 1)) bad("train_fraction must be in (0, 1]", s.train_fraction);
+  if (!Number.isInteger(s.seed)) bad("seed must be a whole number", s.seed);
   return s;
 }
 
@@ -234,13 +247,13 @@ function build() {
     h("button", {id: "step1", type: "button", onclick: () => { pause(); steps(1); record(); redraw(); }, text: "Step"}),
     h("button", {id: "epoch1", type: "button", onclick: () => { pause(); steps(epochSteps()); record(); redraw(); }, text: "Epoch"}),
     h("output", {id: "counter", "aria-live": "off"}),
-    control("learning_rate", "learning rate", h("input", {id: "learning_rate", type: "number", step: "any", min: "0", value: s.learning_rate, onchange: e => change({learning_rate: +e.target.value})})),
-    control("batch_size", "batch size", h("input", {id: "batch_size", type: "number", min: "1", max: "1000", value: s.batch_size, onchange: e => change({batch_size: Math.max(1, Math.round(+e.target.value))})})),
-    control("l1", "L1", h("input", {id: "l1", type: "number", step: "any", min: "0", value: s.l1, onchange: e => change({l1: +e.target.value})})),
-    control("l2", "L2", h("input", {id: "l2", type: "number", step: "any", min: "0", value: s.l2, onchange: e => change({l2: +e.target.value})})),
+    control("learning_rate", "learning rate", h("input", {id: "learning_rate", type: "number", step: "any", min: "0", value: s.learning_rate, onchange: e => tryChange({learning_rate: +e.target.value})})),
+    control("batch_size", "batch size", h("input", {id: "batch_size", type: "number", min: "1", max: "1000", value: s.batch_size, onchange: e => tryChange({batch_size: Math.max(1, Math.round(+e.target.value))})})),
+    control("l1", "L1", h("input", {id: "l1", type: "number", step: "any", min: "0", value: s.l1, onchange: e => tryChange({l1: +e.target.value})})),
+    control("l2", "L2", h("input", {id: "l2", type: "number", step: "any", min: "0", value: s.l2, onchange: e => tryChange({l2: +e.target.value})})),
     control("cost", "cost", select("cost", COSTS, s.cost, e => tryChange({cost: e.target.value}))),
-    control("stop_loss", "stop at loss ≤", h("input", {id: "stop_loss", type: "number", step: "any", min: "0", value: s.stop_loss, onchange: e => change({stop_loss: +e.target.value})})),
-    control("stop_step", "stop at step", h("input", {id: "stop_step", type: "number", min: "0", value: s.stop_step, onchange: e => change({stop_step: Math.round(+e.target.value)})})));
+    control("stop_loss", "stop at loss ≤", h("input", {id: "stop_loss", type: "number", step: "any", min: "0", value: s.stop_loss, onchange: e => tryChange({stop_loss: +e.target.value})})),
+    control("stop_step", "stop at step", h("input", {id: "stop_step", type: "number", min: "0", value: s.stop_step, onchange: e => tryChange({stop_step: Math.round(+e.target.value)})})));
 
   const data = h("section", {class: "panel", id: "data-panel"}, h("h2", {text: "Data"}),
     control("dataset", "data set", select("dataset", JBP.DATASETS.concat(custom ? ["custom"] : []), s.dataset, e => tryReset({dataset: e.target.value}))),
