@@ -279,7 +279,8 @@ function build() {
     h("canvas", {id: "plane", width: "300", height: "300", class: "plane", "aria-label": "decision regions with the data"}),
     h("div", {id: "scores", class: "status"}),
     h("canvas", {id: "curves", width: "300", height: "120", "aria-label": "training and test loss"}),
-    h("div", {class: "legend", text: "— training loss   - - test loss"}),
+    h("div", {class: "curve-legend"}, "loss (black) and ", h("span", {class: "acc", text: "accuracy (green, 0 to 1)"}),
+      ": — training, - - test"),
     h("div", {id: "warning", role: "status"}),
     h("div", {class: "row", "data-control": "history"},
       h("label", {for: "scrub", text: "history "}),
@@ -535,6 +536,19 @@ function drawCurves() {
     for (const p of h0) {
       if (!(Number.isFinite(p[key]) && p[key] > 0)) continue;
       if (started) ctx.lineTo(X(p.step), Y(p[key])); else { ctx.moveTo(X(p.step), Y(p[key])); started = true; }
+    }
+    ctx.stroke();
+  }
+  // accuracy on its own scale, 0 (bottom) to 1 (top), in green
+  const A = v => c.height - 4 - (c.height - 8) * v;
+  for (const [key, dash] of [["accuracy", []], ["test_accuracy", [4, 3]]]) {
+    ctx.beginPath();
+    ctx.setLineDash(dash);
+    ctx.strokeStyle = "#1b7837";
+    let started = false;
+    for (const p of h0) {
+      if (!Number.isFinite(p[key])) continue;
+      if (started) ctx.lineTo(X(p.step), A(p[key])); else { ctx.moveTo(X(p.step), A(p[key])); started = true; }
     }
     ctx.stroke();
   }
