@@ -294,7 +294,7 @@ function Diagram(parent, D, names, weights) {
     const circle = s("circle", {cx, cy, r, stroke: "#333", "stroke-width": 1.5}, g);
     const title = s("title", {}, circle);
     const a = s("text", {x: cx, y: cy + 4, "font-size": r > 15 ? 11 : 8, "text-anchor": "middle"}, g);
-    const name = s("text", {x: cx, y: cy - r - (l ? 16 : 5), "font-size": 12, "font-weight": "bold",
+    const name = s("text", {x: cx, y: cy - r - (l ? 18 : 5), "font-size": 12, "font-weight": "bold",
                             "text-anchor": "middle", text: names[l][j]}, g);
     const b = l ? s("text", {x: cx, y: cy - r - 4, "font-size": 10, "text-anchor": "middle", class: "halo"}, g) : null;
     const delta = l ? s("text", {x: cx, y: cy + r + 13, "font-size": 10, "text-anchor": "middle", class: "halo"}, g) : null;
@@ -305,7 +305,7 @@ function Diagram(parent, D, names, weights) {
   // label slides along its edge); a label with no free place is hidden -- its numbers stay
   // in the tooltip and the tables.
   function layout() {
-    const boxes = [], pad = 1;
+    const boxes = [], pad = 0.5;
     const hit = (b) => boxes.some((o) => b.x - pad < o.x + o.width && o.x < b.x + b.width + pad &&
                                          b.y - pad < o.y + o.height && o.y < b.y + b.height + pad);
     const take = (el) => {
