@@ -1,7 +1,8 @@
 """A playground that trains live in the browser: one self-contained HTML file.
 
 :func:`playground` writes a page in which a small MLP trains on 2-D data with BP1-BP4
-written out in JavaScript (float64; ``jaxbp/viz_assets/playground_core.js``), drawing every
+written out in JavaScript (float64; ``jaxbp/viz_assets/playground_core.js``; the trainer is
+``playground_train.js``, the page ``playground.js``), drawing every
 unit's activation and delta over the input plane, the gradients, the loss curves, and a
 warning before divergence. Its settings use jaxbp's names and live in the URL hash, so a
 link is a lesson. The page exposes ``window.jaxbp`` (``settings()``, ``set(settings)``,
@@ -138,7 +139,8 @@ def html_page(title=None, x=None, y=None, hide=(), notes=(), **given):
     payload = json.dumps(config, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
     notes_html = "".join(f'<p class="note">{html.escape(str(n))}</p>' for n in notes)
     scripts = "\n".join(f"<script>{read(name)}</script>" for name in
-                        ("common.js", "playground_core.js", "npz.js", "playground.js"))
+                        ("common.js", "playground_core.js", "playground_train.js", "npz.js",
+                                      "playground.js"))
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
             f'<meta name="generator" content="jaxbp.playground">\n<title>{html.escape(title)}</title>\n'

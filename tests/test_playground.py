@@ -29,7 +29,7 @@ def test_page_is_one_small_offline_file(tmp_path):
     assert not re.search(r"<script[^>]*\bsrc\s*=", html, re.I)
     assert "@import" not in html and "url(" not in html and "fetch(" not in html
     assert "XMLHttpRequest" not in html and "WebSocket" not in html
-    assert html.count("<script>") == 4   # the four asset files, inlined
+    assert html.count("<script>") == 5   # the five script files, inlined
     cfg = config(html)
     assert cfg["settings"]["dataset"] == "spiral" and cfg["settings"]["sizes"] == [2, 8, 8, 1]
     assert cfg["data"] is None
@@ -37,7 +37,8 @@ def test_page_is_one_small_offline_file(tmp_path):
 
 def test_assets_are_package_files_and_the_backprop_reads_like_the_math():
     assets = files("jaxbp.viz_assets")
-    for name in ("common.js", "playground_core.js", "playground.js", "npz.js", "playground.css", "replay.js", "page.css"):
+    for name in ("common.js", "playground_core.js", "playground_train.js", "playground.js", "npz.js",
+                 "playground.css", "replay.js", "page.css"):
         assert assets.joinpath(name).is_file(), name
     core = assets.joinpath("playground_core.js").read_text()
     for label in ("BP1", "BP2", "BP3", "BP4"):
