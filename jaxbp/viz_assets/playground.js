@@ -7,7 +7,7 @@
 const {CONFIG, HIDDEN_ACTS, OUTPUT_ACTS, COSTS, T, normalise, reset, step1, steps, score, record,
        measureSharpness, stopReached, toHash, fromHash, copyParams, exportParams, exportRun,
        epochSteps, parseCSV} = TRAIN;
-const MAX_LAYERS = 8, MAX_UNITS = 16, G = 16, BIG = 40, BUDGET_MS = 10;
+const MAX_LAYERS = 8, MAX_UNITS = 16, G = 16, BIG = 40, BUDGET_MS = 8;
 const POS = [31, 95, 168], NEG = [230, 97, 1];
 
 function download(name, bytes, type) {
@@ -400,8 +400,9 @@ function frame() {
   if (!UI.playing) return;
   const t0 = performance.now();
   let ok = true, n = 0;
-  // train for what is left of ~25 ms after the last redraw (>= 30 redraws a second)
-  const budget = Math.max(3, Math.min(BUDGET_MS, 25 - (UI.redrawMs || 0)));
+  // train for what is left of ~14 ms after the last redraw: a frame fits in one or two
+  // display refreshes (60 or 30 redraws a second), and the page keeps responding
+  const budget = Math.max(2, Math.min(BUDGET_MS, 14 - (UI.redrawMs || 0)));
   while (ok && performance.now() - t0 < budget) { ok = step1(); n++; if (T.settings.stop_step > 0 && T.step >= T.settings.stop_step) break; }
   UI.stepsPlayed = (UI.stepsPlayed || 0) + n;
   const point = record();
