@@ -295,14 +295,16 @@ function drawPlane() {
   const s = T.settings, c = $("plane"), ctx = c.getContext("2d");
   const {activations: as} = JBP.feedforward(T.params, s.activations, UI.bigX), out = as[as.length - 1];
   if (!UI.off) { UI.off = document.createElement("canvas"); UI.off.width = UI.off.height = BIG; }
-  paint(UI.off, out.map(o => (o.length === 1 ? 2 * Math.min(1, Math.max(0, o[0])) - 1 : 2 * o[o.length - 1] - 1)), BIG, 1);
+  // the output (of the last unit) from 0 (orange) to 1 (blue), a little paler than the points
+  paint(UI.off, out.map(o => 0.7 * (2 * Math.min(1, Math.max(0, o[o.length - 1])) - 1)), BIG, 1);
   ctx.imageSmoothingEnabled = true;
   ctx.drawImage(UI.off, 0, 0, c.width, c.height);
   if (UI.pointsOf !== T.data) { UI.pointsOf = T.data; drawPoints(); }
   ctx.drawImage(UI.points, 0, 0);
 }
 
-// the data, drawn once per data set: training points with a white rim, test points black
+// the data, drawn once per data set: training points with a white rim in a thin dark ring,
+// test points with a thick black rim
 function drawPoints() {
   const s = T.settings, c = $("plane");
   if (!UI.points) { UI.points = document.createElement("canvas"); UI.points.width = c.width; UI.points.height = c.height; }
@@ -314,10 +316,19 @@ function drawPoints() {
     ctx.beginPath();
     ctx.arc(px(p[0]), py(p[1]), JBP.GATES[s.dataset] ? 9 : 3.5, 0, 2 * Math.PI);
     ctx.fillStyle = `rgb(${(lab ? POS : NEG).join(",")})`;
-    ctx.strokeStyle = test ? "#000" : "#fff";
-    ctx.lineWidth = test ? 1.5 : 1;
     ctx.fill();
-    ctx.stroke();
+    if (test) {
+      ctx.strokeStyle = "#000";
+      ctx.lineWidth = 2;
+      ctx.stroke();
+    } else {
+      ctx.strokeStyle = "#333";
+      ctx.lineWidth = 2.6;
+      ctx.stroke();
+      ctx.strokeStyle = "#fff";
+      ctx.lineWidth = 1.2;
+      ctx.stroke();
+    }
   });
   draw(T.data.train, false);
   draw(T.data.test, true);
