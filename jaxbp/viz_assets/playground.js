@@ -159,7 +159,8 @@ function buildNet() {
     head.setAttribute("data-control", "sizes");
     box.append(head);
     UI.pos[l].forEach(([x, y], j) => {
-      const c = h("canvas", {width: String(G), height: String(G), class: "unit", id: `unit-${l}-${j}`,
+      const c = h("canvas", {width: String(G), height: String(G), class: "unit", id: `unit-${l}-${j}`, role: "img",
+                             "aria-label": l ? `unit ${j + 1} of layer ${l}: its ${UI.view} over the input plane` : `input ${s.features[j]}`,
                              style: `left:${x - UNIT / 2}px;top:${y - UNIT / 2}px`});
       c.addEventListener("mouseenter", () => { UI.selected = {l, j}; info(); });
       box.append(c);
