@@ -12,7 +12,9 @@ frame's weights). :func:`frames` is the data behind the page, as plain dicts and
 
 The two demo pages: :func:`write_explain_html` (the worked examples, numbers to 9
 significant digits as in ``jaxbp explain``) and :func:`write_gates_html` (perceptron vs
-hidden-layer net on a logic gate, side by side).
+hidden-layer net, side by side, on any of the six logic gates). :func:`playground` writes
+the live page instead, which trains in the browser (:mod:`jaxbp.playground`). The pages'
+JavaScript and CSS are package data in ``jaxbp/viz_assets/``.
 """
 import json
 import math
