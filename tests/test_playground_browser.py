@@ -436,3 +436,13 @@ def test_bad_settings_are_refused_with_a_reason(page):
     page.page.dispatch_event("#learning_rate", "change")
     assert "learning_rate must be" in page.text("#warning")
     assert page.page.evaluate("jaxbp.state().step") == step and page.page.evaluate("jaxbp.settings().learning_rate") > 0
+
+
+def test_params_file_checksums_equal_pythons(page):
+    """npz.js's SHA-256 and CRC-32 equal hashlib's and zlib's, around the block boundaries."""
+    import hashlib
+    import zlib
+    for n in (0, 1, 55, 56, 63, 64, 65, 119, 120, 1000):
+        data = bytes((7 * i + 3) % 256 for i in range(n))
+        got = page.page.evaluate("b => [NPZ.sha256hex(new Uint8Array(b)), NPZ.crc32(new Uint8Array(b))]", list(data))
+        assert got == [hashlib.sha256(data).hexdigest(), zlib.crc32(data)], n
