@@ -12,7 +12,9 @@ frame's weights). :func:`frames` is the data behind the page, as plain dicts and
 
 The two demo pages: :func:`write_explain_html` (the worked examples, numbers to 9
 significant digits as in ``jaxbp explain``) and :func:`write_gates_html` (perceptron vs
-hidden-layer net on a logic gate, side by side).
+hidden-layer net, side by side, on any of the six logic gates). :func:`playground` writes
+the live page instead, which trains in the browser (:mod:`jaxbp.playground`). The pages'
+JavaScript and CSS are package data in ``jaxbp/viz_assets/``.
 """
 import json
 import math
@@ -89,9 +91,13 @@ def write_html(path, net, params, x, y, cost, lr, steps, frames=300, title=None,
 
 
 def render(data):
-    """The HTML page (a str) for a dict from :func:`frames` or :func:`gates_data`."""
+    """The HTML page (a str) for a dict from :func:`frames`, :func:`gates_data` or
+    :func:`all_gates_data`."""
     from .viz_assets.page import page
-    if data.get("dtype") == "float32" or data.get("net", {}).get("dtype") == "float32":
+    if "pages" in data:
+        data = dict(data, pages={k: _shorten(v) if v["net"]["dtype"] == "float32" else v
+                                 for k, v in data["pages"].items()})
+    elif data.get("dtype") == "float32" or data.get("net", {}).get("dtype") == "float32":
         data = _shorten(data)
     payload = json.dumps(data, separators=(",", ":"), allow_nan=False)
     return page(data["title"], payload.replace("<", "\\u003c"))
@@ -179,15 +185,39 @@ def perceptron_data(x, y, max_epochs=100):
             "errors": np.asarray(res.errors[:epochs]).astype(int).tolist(), "lr": 1.0}
 
 
-def write_gates_html(path, gate="xor", seed=0, *, hidden=2, steps=2000, lr=1.0, frames=300,
+def all_gates_data(gate="xor", seed=0, hidden=2, steps=2000, lr=1.0, frames=100, max_epochs=100):
+    """The data of :func:`write_gates_html`: ``{"format", "title", "gate", "pages"}``, with
+    ``pages[name]`` the :func:`gates_data` of each gate of :data:`jaxbp.gates.NAMES`
+    (``frames`` recorded frames each) and ``gate`` the one the page opens on."""
+    from . import gates
+    gate = _checks.choose("write_gates_html", "gate", gate, dict(zip(gates.NAMES, gates.NAMES)))
+    pages = {name: gates_data(name, seed, hidden, steps, lr, frames, max_epochs)
+             for name in gates.NAMES}
+    return {"format": FORMAT + "/gates-all", "title": pages[gate]["title"], "gate": gate,
+            "pages": pages}
+
+
+def write_gates_html(path, gate="xor", seed=0, *, hidden=2, steps=2000, lr=1.0, frames=100,
                      max_epochs=100):
-    """Perceptron vs hidden-layer net on a logic gate (one of :data:`jaxbp.gates.NAMES`), side
-    by side: the perceptron (:func:`jaxbp.perceptron.fit`, up to ``max_epochs``) update by
-    update -- on XOR its line comes back to where it was, forever -- and a 2-``hidden``-1
-    sigmoid net (initialised with ``jax.random.key(seed)``, cross-entropy, ``steps`` updates
-    at ``lr``) whose hidden units carve the plane. Returns ``path``."""
+    """Perceptron vs hidden-layer net on the logic gates, side by side, with a picker over
+    the six gates of :data:`jaxbp.gates.NAMES` (the page opens on ``gate``, on the trained
+    net and the perceptron's outcome): the perceptron (:func:`jaxbp.perceptron.fit`, up to
+    ``max_epochs``) update by update -- on XOR its line comes back to where it was, forever
+    -- and a 2-``hidden``-1 sigmoid net (initialised with ``jax.random.key(seed)``,
+    cross-entropy, ``steps`` updates at ``lr``, ``frames`` recorded frames per gate) whose
+    hidden units carve the plane. Returns ``path``."""
     path = _check_path("write_gates_html", path)
-    return _write(path, render(gates_data(gate, seed, hidden, steps, lr, frames, max_epochs)))
+    return _write(path, render(all_gates_data(gate, seed, hidden, steps, lr, frames, max_epochs)))
+
+
+def playground(path, x=None, y=None, **settings):
+    """The live playground: one HTML file in which a net trains in the browser with BP1-BP4
+    in float64 JavaScript (:func:`jaxbp.playground.playground`, which takes ``hide``,
+    ``title``, ``notes`` and the settings ``dataset``, ``seed``, ``sizes``, ``activations``,
+    ``cost``, ``learning_rate``, ``batch_size``, ``l1``, ``l2``, ``features``, ``noise``,
+    ``train_fraction``, ``stop_loss``, ``stop_step``). Returns ``path``."""
+    from .playground import playground as write
+    return write(path, x, y, **settings)
 
 
 # ---- recording -------------------------------------------------------------------------

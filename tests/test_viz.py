@@ -226,14 +226,21 @@ def test_gates_page_is_small_and_self_contained(tmp_path):
     assert path.stat().st_size < 1_000_000
     html = path.read_text(encoding="utf-8")
     assert_self_contained(html)
-    data = embedded(html)
+    every = embedded(html)
+    # all six gates, for the page's picker; it opens on XOR
+    assert list(every["pages"]) == list(jaxbp.gates.NAMES) and every["gate"] == "xor"
+    for name, page in every["pages"].items():
+        x, y = jaxbp.gates.truth_table(name)
+        assert page["gate"] == name and page["y"] == np.asarray(y).tolist()
+        assert len(page["net"]["frames"]) == 100
+    data = every["pages"]["xor"]
     # float32 runs embed each number as its shortest float32 repr; Math.fround (float32
     # rounding) in the page gives back the exact recorded value.
-    exact = viz.gates_data()["net"]["frames"][-1]["grads"][0]["W"]
+    exact = viz.gates_data(frames=100)["net"]["frames"][-1]["grads"][0]["W"]
     shown = np.asarray(data["net"]["frames"][-1]["grads"][0]["W"], np.float64)
     assert np.array_equal(shown.astype(np.float32), np.asarray(exact, np.float32))
     assert len(json.dumps(data["net"]["frames"][-1])) < 0.8 * len(json.dumps(
-        viz.gates_data()["net"]["frames"][-1]))
+        viz.gates_data(frames=100)["net"]["frames"][-1]))
     x, y = jaxbp.gates.truth_table("xor")
     assert data["x"] == np.asarray(x).tolist() and data["y"] == np.asarray(y).tolist()
     # The perceptron, as jaxbp.perceptron.fit runs it: the state at each epoch boundary.

@@ -49,7 +49,7 @@ def browser():
 
 
 class Page:
-    """A page opened from disk, recording console errors, page errors and every request."""
+    """A page opened from disk (a path, or a file: URL with a hash), recording console errors, page errors and every request."""
 
     def __init__(self, context, path):
         self.page = context.new_page()
@@ -57,7 +57,7 @@ class Page:
         self.page.on("console", lambda m: m.type == "error" and self.problems.append(m.text))
         self.page.on("pageerror", lambda e: self.problems.append(f"uncaught: {e}"))
         self.page.on("request", lambda r: self.requests.append(r.url))
-        self.page.goto(Path(path).as_uri())
+        self.page.goto(path if str(path).startswith("file:") else Path(path).as_uri())
         self.page.wait_for_selector("body[data-ready=true]", timeout=15000)
 
     def text(self, selector):
@@ -77,9 +77,10 @@ class Page:
         png = self.page.screenshot(full_page=True)
         if os.environ.get("JAXBP_SCREENSHOTS"):
             Path(os.environ["JAXBP_SCREENSHOTS"], name).write_bytes(png)
-        pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), np.float64)
+        pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
         assert pixels.std() > 15, "the screenshot is (nearly) blank"
-        assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 200  # text, lines and regions
+        packed = pixels.astype(np.int32) @ np.array([65536, 256, 1], np.int32)
+        assert len(np.unique(packed)) > 200  # text, lines and regions
         # every decision-region canvas has been drawn (shaded, with points and lines)
         colours = self.page.evaluate("""() => [...document.querySelectorAll('canvas.plane')].map(c => {
             const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data, seen = new Set();
@@ -156,6 +157,13 @@ def test_gates_page_in_chromium(browser, tmp_path):
     trained, _ = jaxbp.fit(net, params, x, y, "cross_entropy", 1.0, 2000)
     page = Page(browser, viz.write_gates_html(tmp_path / "gates.html"))
 
+    # it opens on the outcome: the trained net classifies all four right, the perceptron cycles
+    assert page.text("#net-label") == "step 2000 of 2000"
+    assert page.text("#net-correct") == "; classified right: 4 of 4"
+    assert page.text("#perceptron-label").startswith("final weights after")
+    page.page.focus("#net-slider")
+    page.press("Home")
+
     # step 0 of the float32 network: the update column is the first gradient-descent step
     once, _ = jaxbp.fit(net, params, x, y, "cross_entropy", 1.0, 1)
     for name, value in (("w1", once[0]["W"][0, 0]), ("w6", once[1]["W"][1, 0])):
@@ -164,6 +172,7 @@ def test_gates_page_in_chromium(browser, tmp_path):
 
     # the perceptron, one presented sample per key press: after 4, epoch 2 starts
     page.page.focus("#perceptron-slider")
+    page.press("Home")
     page.press("ArrowRight", 4)
     assert page.text("#perceptron-label") == "epoch 2, sample 1 of 4"
     w, b = np.asarray(res.w_history[1]), float(res.b_history[1])
@@ -189,6 +198,20 @@ def test_gates_page_in_chromium(browser, tmp_path):
         == ["false", "false"]
     colours = page.check_not_blank("gates.png")
     assert len(colours) == 2 and min(colours) > 20
+
+    # the picker: any of the six gates; AND is linearly separable, so the perceptron converges
+    page.page.select_option("#gate-picker", "and")
+    assert page.text("h1").startswith("AND: a perceptron vs")
+    assert page.text("#perceptron-verdict").startswith("Converged")
+    assert page.text("#net-label") == "step 2000 of 2000"
+    x, y = jaxbp.gates.truth_table("and")
+    trained, _ = jaxbp.fit(net, params, x, y, "cross_entropy", 1.0, 2000)
+    shown = float(page.text("#net-loss").removeprefix("loss C = "))
+    np.testing.assert_allclose(shown, float(jaxbp.loss(net, trained, x, y, "cross_entropy")), rtol=1e-4)
+    page.press("Space")   # the keyboard drives the new gate's players only
+    assert page.page.get_attribute("#net-play", "aria-pressed") == "true"
+    page.press("Space")
+    page.check_not_blank("gates-and.png")
     page.check_clean()
 
 
@@ -209,4 +232,57 @@ def test_any_net_page_in_chromium(browser, tmp_path):
     page.press("ArrowRight")
     assert page.text("#net-w1-value") == nine(params[0]["W"][0, 0] - 0.3 * grads[0]["W"][0, 0])
     page.check_not_blank("any.png")
+    page.check_clean()
+
+
+def labels_overlapping(page):
+    """Pairs of visible SVG labels of the network diagram whose boxes overlap, and unit
+    activations wider than their circle."""
+    return page.page.evaluate("""() => {
+        const svg = document.querySelector("svg[aria-label^='Network diagram']");
+        const texts = [...svg.querySelectorAll("text")].filter(t => t.getAttribute("visibility") !== "hidden"
+                                                              && t.textContent.trim() !== "");
+        const boxes = texts.map(t => t.getBoundingClientRect()), bad = [];
+        for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+            const a = boxes[i], b = boxes[j];
+            if (a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom)
+                bad.push(texts[i].textContent + " / " + texts[j].textContent);
+        }
+        for (const c of svg.querySelectorAll("circle")) {
+            const t = c.parentNode.querySelectorAll("text")[0], r = +c.getAttribute("r");
+            if (t && t.getComputedTextLength() > 2 * r) bad.push("spills: " + t.textContent);
+        }
+        return bad; }""")
+
+
+@pytest.mark.parametrize("which", ["mazur", "gates"])
+def test_diagram_labels_never_overlap(browser, tmp_path, which):
+    path = (viz.write_explain_html(tmp_path / "m.html") if which == "mazur"
+            else viz.write_gates_html(tmp_path / "g.html", frames=20))
+    page = Page(browser, path)
+    for grads in (False, True):
+        if grads:
+            page.page.check("#net-show-grads")
+        for key in ("Home", "ArrowRight", "End"):
+            page.page.focus("#net-slider")
+            page.press(key)
+            assert labels_overlapping(page) == [], (grads, key)
+    # every edge label that is shown carries a number; at least most are shown
+    shown = page.page.evaluate("""() => [...document.querySelectorAll("text.edge-label")]
+        .filter(t => t.getAttribute("visibility") !== "hidden").length""")
+    total = page.page.locator("text.edge-label").count()
+    assert total and shown >= total // 2
+    page.check_clean()
+
+
+def test_mazur_plane_shows_the_output_not_an_empty_square(browser, tmp_path):
+    page = Page(browser, viz.write_explain_html(tmp_path / "m.html"))
+    caption = page.text("figure:has(canvas.plane) figcaption")
+    assert "no decision regions" in caption and "lightest" in caption
+    # the shading spans many shades (the output varies over the plane), not one flat colour
+    shades = page.page.evaluate("""() => { const c = document.querySelector('canvas.plane');
+        const d = c.getContext('2d').getImageData(20, 20, c.width - 40, c.height - 40).data, seen = new Set();
+        for (let i = 0; i < d.length; i += 4) seen.add(d[i] << 16 | d[i + 1] << 8 | d[i + 2]);
+        return seen.size; }""")
+    assert shades > 30
     page.check_clean()

@@ -1,48 +1,13 @@
-"""The page's JavaScript (plain ES2017, no library). It reads the JSON embedded in the page
-and draws: players (slider + play/pause), the network diagram, the tables of numbers, the
-loss curve, and the decision regions of 2-input problems (a forward pass of the small MLP in
-JS, from the frame's weights). Every number in the tables is the recorded one, printed like
-Python's ``format(v, "#.9g")``."""
-
-SCRIPT = r"""
 "use strict";
 (function () {
 const DATA = JSON.parse(document.getElementById("jaxbp-data").textContent);
-const SVGNS = document.getElementById("svg-ns").namespaceURI;
 const POS = "#1f5fa8", NEG = "#b2182b";
 const TINT0 = [253, 212, 158], TINT1 = [203, 195, 227];
 const CLASS = ["#e66101", "#5e3c99", "#1b7837", "#8c510a", "#c51b7d", "#01665e", "#762a83",
                "#35978f", "#bf812d", "#4d4d4d"];
 
-// ---- small helpers ----------------------------------------------------------------------
-function h(tag, attrs, ...kids) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (k === "text") el.textContent = v; else el.setAttribute(k, v);
-  }
-  for (const k of kids) el.append(k);
-  return el;
-}
-function s(tag, attrs, parent) {
-  const el = document.createElementNS(SVGNS, tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (k === "text") el.textContent = v; else el.setAttribute(k, v);
-  }
-  if (parent) parent.append(el);
-  return el;
-}
-// Like Python's format(v, "#.{p}g"): p significant digits, trailing zeros kept.
-function fmt(v, p = 9) {
-  if (!Number.isFinite(v)) return String(v);
-  if (v === 0) return (0).toFixed(p - 1);
-  const [m, ex] = v.toExponential(p - 1).split("e");
-  const e = parseInt(ex, 10);
-  if (e < -4 || e >= p) return m + "e" + (e < 0 ? "-" : "+") + String(Math.abs(e)).padStart(2, "0");
-  return v.toFixed(p - 1 - e);
-}
-const range = (n) => Array.from({length: n}, (_, i) => i);
-const mix = (c0, c1, t) => c0.map((c, i) => Math.round(c + (c1[i] - c) * t));
-const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
+// ---- helpers (common.js) and the forward pass (playground_core.js, shared with the playground)
+const {h, s, fmt, range, mix, clamp} = VIZ;
 
 // ---- the network's names and forward pass ----------------------------------------------
 function unitNames(sizes) {
@@ -59,21 +24,10 @@ function weightList(sizes, names) {
         out.push({name: "w" + (out.length + 1), l, i, j, from: names[l][i], to: names[l + 1][j]});
   return out;
 }
-const ACT = {
-  sigmoid: (z) => z.map((v) => 1 / (1 + Math.exp(-v))),
-  tanh: (z) => z.map(Math.tanh),
-  relu: (z) => z.map((v) => Math.max(v, 0)),
-  identity: (z) => z,
-  softmax: (z) => { const m = Math.max(...z), e = z.map((v) => Math.exp(v - m)),
-                          t = e.reduce((a, b) => a + b, 0); return e.map((v) => v / t); },
-};
+// the output of the net for one input row x
 function forward(params, acts, x) {
-  let a = x;
-  params.forEach((layer, l) => {
-    const z = layer.b.map((b, j) => a.reduce((acc, ai, i) => acc + ai * layer.W[i][j], b));
-    a = ACT[acts[l]](z);
-  });
-  return a;
+  const as = JBP.feedforward(params, acts, [x]).activations;
+  return as[as.length - 1][0];
 }
 
 // ---- player: slider + play/pause ---------------------------------------------------------
@@ -143,11 +97,15 @@ document.addEventListener("keydown", (ev) => {
 });
 
 // ---- the plane of a 2-input problem --------------------------------------------------------
-function Plane(parent, x, y, caption) {
+// continuous: the targets are not class labels (e.g. Mazur's 0.01 / 0.99), so instead of
+// decision regions the plane shows the first output's value, shaded from its lowest to its
+// highest value on the grid (the caption gives the range).
+function Plane(parent, x, y, caption, continuous = false) {
   const size = 320, G = 40;
   const canvas = h("canvas", {class: "plane", width: String(size), height: String(size),
                               role: "img", "aria-label": caption});
-  const fig = h("figure", {}, canvas, h("figcaption", {text: caption}));
+  const figcaption = h("figcaption", {text: caption});
+  const fig = h("figure", {}, canvas, figcaption);
   parent.append(fig);
   const lo = [0, 1].map((d) => Math.min(...x.map((r) => r[d])));
   const hi = [0, 1].map((d) => Math.max(...x.map((r) => r[d])));
@@ -169,12 +127,20 @@ function Plane(parent, x, y, caption) {
     draw(f, lines, ring = null) {
       const img = sctx.createImageData(G, G);
       let correct = 0;
+      const values = [];
       for (let r = 0; r < G; r++) for (let c = 0; c < G; c++) {
-        const p = [bounds[0][0] + (c + 0.5) / G * (bounds[0][1] - bounds[0][0]),
-                   bounds[1][1] - (r + 0.5) / G * (bounds[1][1] - bounds[1][0])];
-        const v = f(p);
+        values.push(f([bounds[0][0] + (c + 0.5) / G * (bounds[0][1] - bounds[0][0]),
+                       bounds[1][1] - (r + 0.5) / G * (bounds[1][1] - bounds[1][0])]));
+      }
+      const first = values.map((v) => v[0]), vlo = Math.min(...first), vhi = Math.max(...first);
+      if (continuous) {
+        figcaption.textContent = `${caption} Here: from ${fmt(vlo, 6)} (lightest) to ${fmt(vhi, 6)} (darkest).`;
+      }
+      for (let r = 0; r < G; r++) for (let c = 0; c < G; c++) {
+        const v = values[r * G + c];
         let rgb;
-        if (k === 1) rgb = mix(TINT0, TINT1, clamp((v[0] - span[0]) / (span[1] - span[0]), 0, 1));
+        if (continuous) rgb = mix([255, 255, 255], TINT1.map((t) => t * 0.6), vhi > vlo ? (v[0] - vlo) / (vhi - vlo) : 0.5);
+        else if (k === 1) rgb = mix(TINT0, TINT1, clamp((v[0] - span[0]) / (span[1] - span[0]), 0, 1));
         else { const hex = CLASS[cls(v) % CLASS.length];
                rgb = mix([255, 255, 255], [1, 3, 5].map((o) => parseInt(hex.substr(o, 2), 16)), 0.35); }
         img.data.set([...rgb, 255], 4 * (r * G + c));
@@ -208,7 +174,7 @@ function Plane(parent, x, y, caption) {
       }
       ctx.setLineDash([]);
       x.forEach((p, n) => {
-        const u = px(p[0]), v = py(p[1]), t = targets[n], ok = cls(f(p)) === t;
+        const u = px(p[0]), v = py(p[1]), t = targets[n], ok = continuous || cls(f(p)) === t;
         correct += ok;
         ctx.fillStyle = CLASS[t % CLASS.length]; ctx.strokeStyle = "#000"; ctx.lineWidth = 1.5;
         ctx.beginPath();
@@ -319,9 +285,8 @@ function Diagram(parent, D, names, weights) {
     const line = s("line", {x1: x1 + ux * r, y1: y1 + uy * r, x2: x2 - ux * r, y2: y2 - uy * r,
                             "stroke-linecap": "round"}, svg);
     const title = s("title", {}, line);
-    const t = 0.3, label = labels ? s("text", {x: x1 + t * (x2 - x1), y: y1 + t * (y2 - y1) - 3,
-                                              "font-size": 11, "text-anchor": "middle", class: "halo"}, svg) : null;
-    return {line, title, label};
+    const label = labels ? s("text", {"font-size": 11, "text-anchor": "middle", class: "halo edge-label"}, svg) : null;
+    return {line, title, label, at: (t) => [x1 + t * (x2 - x1), y1 + t * (y2 - y1) + 4]};
   });
   const units = sizes.map((n, l) => range(n).map((j) => {
     const cx = X(l), cy = Y(l, j);
@@ -329,12 +294,46 @@ function Diagram(parent, D, names, weights) {
     const circle = s("circle", {cx, cy, r, stroke: "#333", "stroke-width": 1.5}, g);
     const title = s("title", {}, circle);
     const a = s("text", {x: cx, y: cy + 4, "font-size": r > 15 ? 11 : 8, "text-anchor": "middle"}, g);
-    s("text", {x: cx, y: cy - r - (l ? 16 : 5), "font-size": 12, "font-weight": "bold",
-               "text-anchor": "middle", text: names[l][j]}, g);
+    const name = s("text", {x: cx, y: cy - r - (l ? 18 : 5), "font-size": 12, "font-weight": "bold",
+                            "text-anchor": "middle", text: names[l][j]}, g);
     const b = l ? s("text", {x: cx, y: cy - r - 4, "font-size": 10, "text-anchor": "middle", class: "halo"}, g) : null;
     const delta = l ? s("text", {x: cx, y: cy + r + 13, "font-size": 10, "text-anchor": "middle", class: "halo"}, g) : null;
-    return {circle, title, a, b, delta};
+    return {circle, title, a, b, delta, name, cx, cy};
   }));
+  // No two labels overlap: each unit's a is set in smaller type until it fits its circle;
+  // a unit's b and delta labels and then each edge label take the first free place (an edge
+  // label slides along its edge); a label with no free place is hidden -- its numbers stay
+  // in the tooltip and the tables.
+  function layout() {
+    const boxes = [], pad = 0.5;
+    const hit = (b) => boxes.some((o) => b.x - pad < o.x + o.width && o.x < b.x + b.width + pad &&
+                                         b.y - pad < o.y + o.height && o.y < b.y + b.height + pad);
+    const take = (el) => {
+      el.removeAttribute("visibility");
+      const b = el.getBBox();
+      if (b.width && hit(b)) { el.setAttribute("visibility", "hidden"); return false; }
+      boxes.push(b);
+      return true;
+    };
+    units.flat().forEach((u) => {
+      let size = r > 15 ? 11 : 8;
+      u.a.setAttribute("font-size", size);
+      while (size > 5 && u.a.getComputedTextLength() > 2 * r - 6) { size -= 0.5; u.a.setAttribute("font-size", size); }
+      boxes.push({x: u.cx - r, y: u.cy - r, width: 2 * r, height: 2 * r});
+      boxes.push(u.name.getBBox());
+    });
+    units.flat().forEach((u) => { if (u.b) take(u.b); if (u.delta) take(u.delta); });
+    for (const e of edges) {
+      if (!e.label) continue;
+      const placed = [0.3, 0.7, 0.5, 0.22, 0.78, 0.4, 0.6].some((t) => {
+        const [x, y] = e.at(t);
+        e.label.setAttribute("x", x.toFixed(1));
+        e.label.setAttribute("y", y.toFixed(1));
+        return take(e.label);
+      });
+      if (!placed) e.label.setAttribute("visibility", "hidden");
+    }
+  }
   return {
     draw(frame, n, showGrads) {
       weights.forEach((w, k) => {
@@ -359,6 +358,7 @@ function Diagram(parent, D, names, weights) {
         u.title.textContent = `${names[l][j]}: z = ${fmt(z)}, a = ${fmt(a)}, delta = ${fmt(d)}, ` +
                               `b = ${fmt(b)}, dC/db = ${fmt(gb)}`;
       }));
+      layout();
     },
   };
 }
@@ -473,17 +473,20 @@ function NetView(prefix, D, slots) {
                   (f) => `step ${steps[f]} of ${D.steps}`, draw);
   slots.controls.append(options, status);
   status.append(info, acc);
-  if (hasPlane) plane = Plane(slots.plane, D.x, D.y, slots.planeCaption ||
+  if (hasPlane) plane = Plane(slots.plane, D.x, D.y, slots.planeCaption || (labelled ?
     "Decision regions of the network's output on a 40\u00d740 grid, with the data (circles: " +
     "class 0 or low target, squares: class 1 or high target; a cross marks a point the " +
-    "network gets wrong). Dashed lines: where each first-layer unit's z is 0.");
+    "network gets wrong). Dashed lines: where each first-layer unit's z is 0." :
+    `The network's first output ${names[D.sizes.length - 1][0]} over the input plane ` +
+    "(a 40\u00d740 grid around the data; the targets are numbers, not classes, so there are " +
+    "no decision regions), with the data. Dashed lines: where each first-layer unit's z is 0."), !labelled);
   diagram = Diagram(slots.diagram, D, names, weights);
   curve = Curve(slots.curve, prefix, D.curve, D.steps, seek);
   slots.tables.append(heading);
   tables = Tables(slots.tables, prefix, D, names, weights);
   sample.addEventListener("change", () => draw(player.i));
   gradBox.addEventListener("change", () => draw(player.i));
-  player.set(0);
+  player.set(slots.atEnd ? D.frames.length - 1 : 0);
   return player;
 }
 
@@ -520,7 +523,7 @@ function PerceptronView(parent, G) {
     }
     status.textContent = text;
   }
-  player.set(0);
+  player.set(n - 1);   // opens on the outcome: converged, or the cycle's end
   return player;
 }
 
@@ -565,11 +568,29 @@ function gatesPage(app, G) {
   app.append(side, details);
   PerceptronView(left, G);
   NetView("net", D, {controls, diagram, plane, curve, tables,
+    atEnd: true,
     planeCaption: "The network's output on a 40\u00d740 grid (orange low, purple high) with the " +
       "data; dashed lines: where each hidden unit's z is 0 -- the lines it carves the plane with."});
 }
+// All six gates in one page: a picker rebuilds the two panels for the chosen gate.
+function gatesPicker(app, A) {
+  const picker = h("select", {id: "gate-picker"});
+  for (const name of Object.keys(A.pages)) picker.append(h("option", {value: name, text: name.toUpperCase()}));
+  picker.value = A.gate;
+  const body = h("div");
+  app.append(h("div", {class: "options"}, h("label", {for: "gate-picker", text: "Logic gate:"}), picker), body);
+  const show = (name) => {
+    PLAYERS.forEach((p) => p.pause());
+    PLAYERS.length = 0;
+    body.textContent = "";
+    document.getElementById("notes").textContent = "";
+    document.querySelector("h1").textContent = document.title = A.pages[name].title;
+    gatesPage(body, A.pages[name]);
+  };
+  picker.addEventListener("change", () => show(picker.value));
+  show(A.gate);
+}
 const app = document.getElementById("app");
-if (DATA.perceptron) gatesPage(app, DATA); else netPage(app, DATA);
+if (DATA.pages) gatesPicker(app, DATA); else if (DATA.perceptron) gatesPage(app, DATA); else netPage(app, DATA);
 document.body.setAttribute("data-ready", "true");
 })();
-"""
