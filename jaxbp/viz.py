@@ -30,6 +30,8 @@ import numpy as np
 
 from . import _checks
 from .backprop import _trace
+from .errors import NonFiniteError
+from .step import Step, build
 from ._checks import check_positive_int
 
 FORMAT = "jaxbp.viz/1"
@@ -225,8 +227,8 @@ def playground(path, x=None, y=None, **settings):
 def _train(fn, net, params, x, y, cost, lr, steps, frames, trainable, l2, max_samples, title):
     cost, x, y, l2, lr, steps, chosen, mask, max_samples = _prepare(
         fn, net, params, x, y, cost, l2, lr, steps, frames, trainable, max_samples, title)
-    stacked, history = _record(net, cost, params, x, y, jnp.asarray(lr, x.dtype), l2, mask,
-                               _slots(chosen, steps), len(chosen))
+    stacked, history = _record(net, cost, params, x, y, jnp.asarray(lr, x.dtype), l2,
+                               _labels(mask), _slots(chosen, steps), len(chosen))
     data = _export(fn, net, cost, x, y, l2, chosen, stacked, history, max_samples)
     data.update(lr=lr, trainable=_bools(mask), update="simultaneous",
                 title=title or _default_title(net, cost, lr, steps))
@@ -283,21 +285,30 @@ def _slots(chosen, steps):
     return jnp.asarray(slot)
 
 
-@partial(jax.jit, static_argnums=(0, 1, 9))
-def _record(net, cost, params, x, y, lr, l2, mask, slot, n_frames):
-    """One scan over the updates; the params before update i go to row ``slot[i]`` (the
-    spare row ``n_frames`` when step i is not recorded). Returns ``(stacked, history)``."""
+def _labels(mask):
+    """The trainable mask as :class:`jaxbp.Step`'s static labels (None: everything trains)."""
+    labels = tuple(tuple(sorted((k, "train" if bool(v) else "freeze") for k, v in layer.items()))
+                   for layer in mask)
+    return None if all(how == "train" for layer in labels for _, how in layer) else labels
+
+
+@partial(jax.jit, static_argnums=(0, 1, 7, 9))
+def _record(net, cost, params, x, y, lr, l2, labels, slot, n_frames):
+    """One scan of :func:`jaxbp.make_step`'s update (plain SGD at ``lr``); the params before
+    update i go to row ``slot[i]`` (the spare row ``n_frames`` when step i is not
+    recorded). Returns ``(stacked, history)``."""
     tree = jax.tree_util.tree_map
     buffer = tree(lambda p: jnp.zeros((n_frames + 1,) + p.shape, p.dtype), params)
+    sgd = build("viz", net, cost, 1.0).optimizer          # the static part of plain SGD
+    step = Step(net, cost, sgd, {"learning_rate": lr}, l2, "manual", labels)
 
-    def step(carry, s):
-        params, buffer = carry
+    def body(carry, s):
+        params, opt_state, buffer = carry
         buffer = tree(lambda B, p: B.at[s].set(p), buffer, params)
-        tr = _trace(net, cost, params, x, y, l2)
-        params = tree(lambda p, g, m: p - lr * m * g, params, tr.grads, mask)
-        return (params, buffer), tr.loss
+        loss, params, opt_state = step(params, opt_state, x, y)
+        return (params, opt_state, buffer), loss
 
-    (params, buffer), history = jax.lax.scan(step, (params, buffer), slot)
+    (params, _, buffer), history = jax.lax.scan(body, (params, step.init(params), buffer), slot)
     stacked = tree(lambda B, p: B.at[n_frames - 1].set(p)[:n_frames], buffer, params)
     return stacked, history
 
@@ -328,7 +339,7 @@ def _export(fn, net, cost, x, y, l2, chosen, stacked, history, max_samples):
     if bad.size:
         k = int(bad[0])
         last = f"last finite loss {losses[k - 1]:.4g}" if k else "no finite loss"
-        raise _checks.NonFiniteError(f"{fn}: non-finite loss at step {k}; {last}. Try a smaller "
+        raise NonFiniteError(f"{fn}: non-finite loss at step {k}; {last}. Try a smaller "
                                      f"learning rate.", step=k, history=losses)
     keep = min(max_samples, x.shape[0])
     rows = lambda arrays, f: [a[f, :keep].tolist() for a in arrays]
