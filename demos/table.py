@@ -62,7 +62,7 @@ def header(columns: Sequence[Column]) -> str:
     for i, c in enumerate(columns):
         x += c.gap if i else 0
         if c.title:
-            first = first.ljust(x) if len(first) < x else first + " "
+            first = first.ljust(x) if len(first) < x or not first else first + " "
             first += c.title
         x += c.width
     second = _join(columns, [c.label for c in columns])

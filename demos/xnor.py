@@ -5,9 +5,9 @@ with both hidden units' activations. Part 2 trains a 2-2-1 sigmoid net from rand
 with the hand-written backprop (:func:`jaxbp.fit`) and puts its hidden units next to the
 hand-set ones: which Boolean function each unit computes, and its weights.
 """
-import argparse
 import sys
 import textwrap
+from typing import Any, List, Optional
 
 import jax
 import jax.numpy as jnp
@@ -15,6 +15,7 @@ import numpy as np
 
 import jaxbp
 from jaxbp import gates
+from jaxbp.demos import options
 
 ROWS = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
 
@@ -77,22 +78,8 @@ def train(lr, steps, seed, tries):
     return seed + k, jax.tree_util.tree_map(lambda a: a[k], params), bool(right[k])
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="jaxbp xnor",
-        description="XNOR = OR(AND, NOR) built by hand, then learned by a 2-2-1 sigmoid net "
-                    "from random weights with the hand-written backprop.")
-    parser.add_argument("--steps", type=int, default=3000, help="training steps (default 3000)")
-    parser.add_argument("--lr", type=float, default=2.0, help="SGD learning rate (default 2.0)")
-    parser.add_argument("--seed", type=int, default=0, help="first seed tried (default 0)")
-    parser.add_argument("--tries", type=int, default=8,
-                        help="seeds tried, from --seed on; the first that solves XNOR is shown")
-    args = parser.parse_args(argv)
-    if args.steps <= 0 or args.tries <= 0:
-        parser.error("--steps and --tries must be > 0")
-    if not (np.isfinite(args.lr) and args.lr > 0):
-        parser.error("--lr must be a finite number > 0")
-
+def main(argv: Optional[List[str]] = None) -> int:
+    args = options.parse("xnor", argv)
     x, y = gates.truth_table("xnor")
     net, hand = jaxbp.examples.xnor_by_hand()
     hand_units, hidden, out = describe(net, hand, x)
@@ -129,7 +116,66 @@ def main(argv=None):
         f"{'XNOR' if solved else 'an approximation of XNOR'} = {o}(h1, h2) with h1 = {h1}, "
         f"h2 = {h2} (the output unit's function is read off at the corners (h1, h2) in "
         f"{{0, 1}}^2).", 100))
+    if args.plot:
+        plot(net, hand, learned, seed, args.plot)
+        print(f"\nwrote {args.plot}")
     return 0
+
+
+def figure(net: Any, hand: tuple, learned: tuple, seed: int) -> Any:
+    """Two panels, the hand-set net and the learned one: the net's output over the input
+    square, its 0.5 boundary, the four rows (filled = XNOR 1) and each hidden unit's line
+    w.x + b = 0 (where its input crosses 0, i.e. its output crosses 0.5)."""
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    fig = Figure(figsize=(9.4, 4.6), layout="constrained")
+    axes = fig.subplots(1, 2)
+    t = np.linspace(-0.5, 1.5, 161)
+    g1, g2 = np.meshgrid(t, t)
+    grid = np.stack([g1.ravel(), g2.ravel()], axis=1).astype(np.float32)
+    x, y = (np.asarray(a) for a in gates.truth_table("xnor"))
+    colours = ("tab:green", "tab:purple")
+    for ax, params, title in zip(axes, (hand, learned),
+                                 ("by hand: OR(AND, NOR)", f"learned from random weights (seed {seed})")):
+        out = np.asarray(net.apply(params, grid)).reshape(g1.shape)
+        shading = ax.contourf(g1, g2, out, levels=np.linspace(0, 1, 11), cmap="RdBu_r", vmin=0,
+                              vmax=1)
+        ax.contour(g1, g2, out, levels=[0.5], colors="k", linewidths=1.5)
+        units, _, _ = describe(net, params, x)
+        W, b = np.asarray(params[0]["W"]), np.asarray(params[0]["b"])
+        for j, colour in enumerate(colours):
+            _line(ax, W[:, j], b[j], color=colour, linestyle="--", linewidth=2)
+            ax.plot([], [], color=colour, linestyle="--", linewidth=2,
+                    label=f"h{j + 1} = {units[j][0].name.upper()}: w.x + b = 0")
+        ax.scatter(x[:, 0], x[:, 1], s=80, c=["k" if v else "w" for v in y[:, 0]],
+                   edgecolors="k", linewidths=1.5, zorder=3)
+        ax.set(xlim=(-0.5, 1.5), ylim=(-0.5, 1.5), xticks=[0, 1], yticks=[0, 1], aspect="equal",
+               xlabel="x1", ylabel="x2", title=title)
+        ax.legend(loc="upper center", fontsize=8, framealpha=0.9)
+    bar = fig.colorbar(shading, ax=axes, shrink=0.8, ticks=[0, 0.5, 1])
+    bar.set_label("network output")
+    key = [Line2D([], [], marker="o", color="w", markerfacecolor="k", markeredgecolor="k",
+                  markersize=8, label="XNOR = 1"),
+           Line2D([], [], marker="o", color="w", markerfacecolor="w", markeredgecolor="k",
+                  markersize=8, label="XNOR = 0"),
+           Line2D([], [], color="k", linewidth=1.5, label="output = 0.5")]
+    fig.legend(handles=key, loc="outside lower center", ncol=3, fontsize=8)
+    fig.suptitle("XNOR with a 2-2-1 sigmoid net: the hidden units' lines, hand-set and learned")
+    return fig
+
+
+def _line(ax: Any, w: np.ndarray, b: float, **style: Any) -> None:
+    """Draw the line w[0] * x1 + w[1] * x2 + b = 0 across the plotting square."""
+    t = np.linspace(-0.5, 1.5, 2)
+    if abs(w[1]) >= abs(w[0]) and w[1] != 0:
+        ax.plot(t, -(w[0] * t + b) / w[1], **style)
+    elif w[0] != 0:
+        ax.plot(-(w[1] * t + b) / w[0], t, **style)
+
+
+def plot(net: Any, hand: tuple, learned: tuple, seed: int, path: str) -> None:
+    """Write :func:`figure` to ``path``."""
+    figure(net, hand, learned, seed).savefig(path, dpi=100)
 
 
 if __name__ == "__main__":
