@@ -123,6 +123,9 @@ def run(name: str, rest: List[str]) -> int:
     enable_compilation_cache(cache_dir())
     try:
         return int(module.main(rest) or 0)
+    except BrokenPipeError:        # the reader went away ('jaxbp sweep | head'): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
