@@ -53,7 +53,8 @@ def _formula(f, inputs=("x1", "x2")):
 
 
 def _unit(f, w, b, inputs=("x1", "x2")):
-    return f"{f.name.upper():<5} {_formula(f, inputs):<16} w = ({w[0]:6.2f}, {w[1]:6.2f})  b = {b:6.2f}"
+    return (f"{f.name.upper():<5} {_formula(f, inputs):<16} w = ({w[0]:6.2f}, {w[1]:6.2f})  "
+            f"b = {b:6.2f}")
 
 
 def _affine(w, b, inputs):
@@ -94,7 +95,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     seed, learned, solved = train(args.lr, args.steps, args.seed, args.tries)
     learned_units, hidden, out = describe(net, learned, x)
     if not solved:
-        which = f"NOT solved by any of seeds {args.seed}..{args.seed + args.tries - 1}; lowest loss shown"
+        which = (f"NOT solved by any of seeds {args.seed}..{args.seed + args.tries - 1}; "
+                 "lowest loss shown")
     elif seed == args.seed:
         which = "solved on the first try"
     else:
@@ -135,8 +137,8 @@ def figure(net: Any, hand: tuple, learned: tuple, seed: int) -> Any:
     grid = np.stack([g1.ravel(), g2.ravel()], axis=1).astype(np.float32)
     x, y = (np.asarray(a) for a in gates.truth_table("xnor"))
     colours = ("tab:green", "tab:purple")
-    for ax, params, title in zip(axes, (hand, learned),
-                                 ("by hand: OR(AND, NOR)", f"learned from random weights (seed {seed})")):
+    titles = ("by hand: OR(AND, NOR)", f"learned from random weights (seed {seed})")
+    for ax, params, title in zip(axes, (hand, learned), titles):
         out = np.asarray(net.apply(params, grid)).reshape(g1.shape)
         shading = ax.contourf(g1, g2, out, levels=np.linspace(0, 1, 11), cmap="RdBu_r", vmin=0,
                               vmax=1)

@@ -127,7 +127,8 @@ def _fit(x, y, lr, max_epochs, detect_cycles):
     init = (jnp.asarray(0), jnp.asarray(False), jnp.asarray(False), jnp.asarray(-1),
             jnp.zeros((max_epochs + 1, n_in), dtype), jnp.zeros((max_epochs + 1,), dtype),
             jnp.full((max_epochs,), -1))
-    epoch, converged, cycled, start, w_hist, b_hist, errors = jax.lax.while_loop(not_done, body, init)
+    epoch, converged, cycled, start, w_hist, b_hist, errors = jax.lax.while_loop(
+        not_done, body, init)
     length = jnp.where(cycled, epoch - start, 0)
     return PerceptronResult(w_hist[epoch], b_hist[epoch], converged, epoch, cycled, start,
                             length, w_hist, b_hist, errors)
@@ -180,7 +181,8 @@ def _float_dtype(x):
 def _check_weights(fn, w, b):
     w, b = jnp.asarray(w), jnp.asarray(b)
     if w.ndim != 1 or not jnp.issubdtype(w.dtype, jnp.floating):
-        raise ValueError(f"{fn}: w must be a 1-D float array (n_in,), got {w.dtype} {tuple(w.shape)}")
+        raise ValueError(f"{fn}: w must be a 1-D float array (n_in,), got {w.dtype} "
+                         f"{tuple(w.shape)}")
     if b.size != 1 or b.ndim > 1:
         raise ValueError(f"{fn}: b must be a scalar (shape () or (1,)), got shape {tuple(b.shape)}")
     return w, b.reshape(()).astype(w.dtype)
