@@ -22,7 +22,7 @@ weights after each epoch with those at the start of every earlier epoch and stop
 forever. That way "never converges" is shown, not inferred from running out of epochs.
 """
 from functools import partial
-from typing import NamedTuple
+from typing import Any, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
@@ -59,12 +59,12 @@ class PerceptronResult(NamedTuple):
     errors: jax.Array
 
 
-def step(z):
+def step(z: jax.Array) -> jax.Array:
     """The perceptron's activation: 1 where ``z > 0``, else 0 (so ``step(0) = 0``)."""
     return (z > 0).astype(z.dtype)
 
 
-def predict(w, b, x):
+def predict(w: Any, b: Any, x: Any) -> jax.Array:
     """0/1 predictions ``step(x @ w + b)``, shape ``(batch, 1)`` (``(1,)`` for one sample
     ``x`` of shape ``(n_in,)``), in the dtype of ``w`` -- directly comparable with the ``y``
     of :func:`jaxbp.gates.truth_table`."""
@@ -74,7 +74,8 @@ def predict(w, b, x):
     return out[0] if one else out
 
 
-def fit(x, y, lr=1.0, max_epochs=100, detect_cycles=True):
+def fit(x: Any, y: Any, lr: float = 1.0, max_epochs: int = 100,
+        detect_cycles: bool = True) -> PerceptronResult:
     """Train a perceptron on ``x`` ``(batch, n_in)`` with labels ``y`` in {0, 1}, shape
     ``(batch, 1)`` or ``(batch,)``; returns a :class:`PerceptronResult`.
 
@@ -143,7 +144,8 @@ class SigmoidUnit(NamedTuple):
     history: jax.Array
 
 
-def fit_sigmoid_unit(x, y, lr=1.0, steps=1000, key=None):
+def fit_sigmoid_unit(x: Any, y: Any, lr: float = 1.0, steps: int = 1000,
+                     key: Optional[jax.Array] = None) -> SigmoidUnit:
     """Logistic regression: one sigmoid unit ``sigmoid(x @ w + b)`` trained by full-batch
     gradient descent on the binary cross-entropy, with manual backprop (:func:`jaxbp.fit`
     on ``MLP((n_in, 1))``).
