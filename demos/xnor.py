@@ -52,9 +52,17 @@ def _formula(f, inputs=("x1", "x2")):
     return f.formula.replace("x1", inputs[0]).replace("x2", inputs[1])
 
 
-def _unit(f, w, b, inputs=("x1", "x2")):
-    return (f"{f.name.upper():<5} {_formula(f, inputs):<16} w = ({w[0]:6.2f}, {w[1]:6.2f})  "
-            f"b = {b:6.2f}")
+def compare(hand_units: list, learned_units: list, seed: int) -> str:
+    """The hand-set and the learned units side by side: the Boolean function each computes
+    (the output unit's of (h1, h2)), its two weights and its bias."""
+    fw = max(8, *(len(f.name) for f, _, _ in hand_units + learned_units))
+    half = lambda f, w, b: f"{f.name.upper():<{fw}} {w[0]:7.2f} {w[1]:7.2f} {b:7.2f}"
+    heads = f"{'function':<{fw}} {'w1':>7} {'w2':>7} {'b':>7}"
+    lines = [f"{'':<6} {'hand-set':<{len(heads)}}   learned (seed {seed})",
+             f"{'unit':<6} {heads}   {heads}"]
+    for label, hu, lu in zip(("h1", "h2", "output"), hand_units, learned_units):
+        lines.append(f"{label:<6} {half(*hu)}   {half(*lu)}")
+    return "\n".join(lines) + "\n(the output unit's w1, w2 weigh h1, h2)"
 
 
 def _affine(w, b, inputs):
@@ -107,10 +115,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     print()
     print(table(ROWS, hidden, out, np.asarray(y), ("h1", "h2")))
     print()
-    print(f"{'unit':<7} {'hand-set':<54}  learned (seed {seed})")
-    for label, hu, lu in zip(("h1", "h2", "output"), hand_units, learned_units):
-        inputs = ("h1", "h2") if label == "output" else ("x1", "x2")
-        print(f"{label:<7} {_unit(*hu, inputs):<54}  {_unit(*lu, inputs)}")
+    print(compare(hand_units, learned_units, seed))
     h1, h2, o = (f.name.upper() for f, _, _ in learned_units)
     print()
     print(textwrap.fill(
