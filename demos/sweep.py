@@ -67,12 +67,12 @@ def figure(rows: Sequence[Any]) -> Any:
         ax.set(title=f"init {init}, {cost}", ylim=(0, 100))
         ax.grid(alpha=0.3)
     for ax in axes[-1]:
-        ax.set_xlabel("updates")
+        ax.set_xlabel("updates t")
     for ax in axes[:, 0]:
         ax.set_ylabel(f"% of {rows[0].runs} runs solved")
     axes[-1][-1].legend(fontsize=7, loc="lower right", ncol=2)
-    fig.suptitle("XOR, full-batch gradient descent: all 4 outputs on the right side of 0.5",
-                 fontsize=10)
+    fig.suptitle("XOR, full-batch gradient descent: % of runs whose 4 outputs have been on the "
+                 "right side of 0.5 by update t (the first time)", fontsize=10)
     fig.tight_layout()
     return fig
 

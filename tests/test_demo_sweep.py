@@ -56,7 +56,7 @@ def test_figure_labels():
     rows = sweep.run_grid([2], ["uniform"], ["quadratic"], [2.0], runs=8, steps=50)
     fig = demo.figure(rows)
     ax = fig.axes[0]
-    assert ax.get_xlabel() == "updates" and ax.get_ylabel() == "% of 8 runs solved"
+    assert ax.get_xlabel() == "updates t" and ax.get_ylabel() == "% of 8 runs solved"
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["2-2-1, lr 2"]
 
 
