@@ -4,7 +4,7 @@ For every gate, on its four-row truth table: the perceptron (Rosenblatt's rule),
 sigmoid unit (logistic regression), and 2-2-1 and 2-3-1 sigmoid nets, all trained by
 gradient descent with the hand-written backprop (:func:`jaxbp.trace`), whose gradient is
 also compared with ``jax.grad``. Every gate, seed and net trains in one compiled program:
-``jax.vmap`` over gates and seeds, a ``lax.scan`` over the steps.
+``jax.vmap`` over gates and seeds, one ``lax.scan`` over the steps for all three nets.
 
     jaxbp gates                    # the six gates
     jaxbp gates --all16            # all 16 Boolean functions of two inputs
@@ -52,19 +52,31 @@ class GateResult(NamedTuple):
     nets: tuple        # one NetResult per entry of HIDDEN
 
 
-def _descend(net, params, x, y, cost, lr, steps):
+def _right(outputs, y):
+    """All four outputs on the right side of 0.5."""
+    return jnp.all((outputs > 0.5) == (y > 0.5))
+
+
+def _descend(nets, params, x, y, cost, lr, steps):
     """``steps`` steps of gradient descent with the hand-written backprop on the whole
-    truth table. Returns the final params, the final cost, and ``right[k]``: all four
-    outputs on the right side of 0.5 after k steps (k = 0..steps)."""
+    truth table, for every net of ``nets`` (``params``: one per net) in the same loop --
+    one compiled loop, not one per net. Per net: the final params, the final cost and
+    outputs, and ``right[k]``: all four outputs on the right side of 0.5 after k steps
+    (k = 0..steps)."""
     def step(params, _):
-        tr = jaxbp.trace(net, params, x, y, cost)        # BP1-BP4; tr.loss is before the step
-        right = jnp.all((tr.activations[-1] > 0.5) == (y > 0.5))
-        params = jax.tree_util.tree_map(lambda p, g: p - lr * g, params, tr.grads)
+        traces = [jaxbp.trace(net, p, x, y, cost) for net, p in zip(nets, params)]  # BP1-BP4
+        right = jnp.stack([_right(tr.activations[-1], y) for tr in traces])
+        params = tuple(jax.tree_util.tree_map(lambda p, g: p - lr * g, p, tr.grads)
+                       for p, tr in zip(params, traces))
         return params, right
-    params, right = jax.lax.scan(step, params, None, length=steps)
-    final = jaxbp.trace(net, params, x, y, cost)
-    last = jnp.all((final.activations[-1] > 0.5) == (y > 0.5))
-    return params, final.loss, final.activations[-1], jnp.concatenate([right, last[None]])
+    params, right = jax.lax.scan(step, params, None, length=steps)      # right: (steps, nets)
+    out = []
+    for i, (net, p) in enumerate(zip(nets, params)):
+        final = jaxbp.trace(net, p, x, y, cost)
+        last = _right(final.activations[-1], y)
+        out.append((p, final.loss, final.activations[-1],
+                    jnp.concatenate([right[:, i], last[None]])))
+    return out
 
 
 def _bp_vs_grad(net, params, x, y, cost):
@@ -78,23 +90,21 @@ def _train_all(xs, ys, lr, *, seeds, steps, cost, max_epochs):
     """Everything, for every gate (xs, ys: (gates, 4, 2), (gates, 4, 1)): the perceptron per
     gate, and per net size, per gate and seed, the trained net (results (gates, seeds, ...))."""
     percs = jax.vmap(lambda x, y: perceptron.fit(x, y, max_epochs=max_epochs))(xs, ys)
-    gates_ = xs.shape[0]
+    n_gates = xs.shape[0]
+    nets = [jaxbp.MLP(size, hidden="sigmoid", output="sigmoid") for size in SIZES]
+    # run r = g * seeds + s trains seed s on gate g
     x_runs, y_runs = jnp.repeat(xs, seeds, axis=0), jnp.repeat(ys, seeds, axis=0)
-    nets = []
-    for size in SIZES:
-        net = jaxbp.MLP(size, hidden="sigmoid", output="sigmoid")
-        inits = jax.vmap(lambda s: net.init(jax.random.key(s), dtype=xs.dtype))(
-            jnp.arange(seeds))
-        runs = jax.tree_util.tree_map(lambda a: jnp.tile(a, (gates_,) + (1,) * (a.ndim - 1)),
-                                      inits)   # run g * seeds + s: gate g, seed s
+    inits = tuple(jax.tree_util.tree_map(
+        lambda a: jnp.tile(a, (n_gates,) + (1,) * (a.ndim - 1)),
+        jax.vmap(lambda s, net=net: net.init(jax.random.key(s), dtype=xs.dtype))(
+            jnp.arange(seeds))) for net in nets)
 
-        def one(params, x, y, net=net):
-            return _descend(net, params, x, y, cost, lr, steps) + (
-                _bp_vs_grad(net, params, x, y, cost),)
-        out = jax.vmap(one)(runs, x_runs, y_runs)
-        nets.append(jax.tree_util.tree_map(lambda a: a.reshape((gates_, seeds) + a.shape[1:]),
-                                           out))
-    return percs, nets
+    def one(params, x, y):
+        trained = _descend(nets, params, x, y, cost, lr, steps)
+        return [t + (_bp_vs_grad(net, p, x, y, cost),) for t, net, p in zip(trained, nets, params)]
+    out = jax.vmap(one)(inits, x_runs, y_runs)
+    return percs, jax.tree_util.tree_map(
+        lambda a: a.reshape((n_gates, seeds) + a.shape[1:]), out)
 
 
 def _compiled(fn, *args):
