@@ -16,7 +16,7 @@ scikit-learn (the optional extra ``jaxbp[data]``); nothing is downloaded.
 The initial weights and biases are chapter 1's, every one drawn from N(0, 1).
 """
 import sys
-from typing import Any, List, Optional, Sequence
+from typing import Any, List, Optional, Sequence, Tuple
 
 import jax
 import numpy as np
@@ -28,8 +28,9 @@ from jaxbp.demos import options
 RATES = {"quadratic": 3.0, "cross_entropy": 0.5}  # Nielsen's eta for each cost
 
 
-def run(cost, lr, epochs=30, batch_size=10, hidden=30, seed=0, init="chapter1", progress=True,
-        split=None):
+def run(cost: str, lr: float, epochs: int = 30, batch_size: int = 10, hidden: int = 30,
+        seed: int = 0, init: str = "chapter1", progress: bool = True,
+        split: Optional[Any] = None) -> Tuple[tuple, Any]:
     """Train one net; returns ``(params, history)`` (see :func:`jaxbp.train.fit_epochs`).
 
     ``init="chapter1"``: every weight and bias from N(0, 1), as in Nielsen's chapter 1
@@ -87,8 +88,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     return 0
 
 
-def misread(net: Any, params: tuple, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Indices of the test images the net reads wrong (argmax of its output)."""
+def misread(net: Any, params: tuple, x: np.ndarray, y: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Indices of the images the net reads wrong, and what it reads (argmax of its output)."""
     read = np.argmax(np.asarray(net.apply(params, x)), axis=1)
     return np.flatnonzero(read != np.argmax(y, axis=1)), read
 

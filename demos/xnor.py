@@ -7,7 +7,7 @@ hand-set ones: which Boolean function each unit computes, and its weights.
 """
 import sys
 import textwrap
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -20,14 +20,14 @@ from jaxbp.demos import options
 ROWS = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
 
 
-def unit_function(outputs):
+def unit_function(outputs: Any) -> gates.BooleanFunction:
     """The :class:`jaxbp.gates.BooleanFunction` a unit computes: its four outputs (rows
     (0,0), (0,1), (1,0), (1,1)) thresholded at 0.5."""
     index = sum(int(o > 0.5) << k for k, o in enumerate(np.ravel(outputs)))
     return gates.BOOLEAN_FUNCTIONS[index]
 
 
-def describe(net, params, x):
+def describe(net: jaxbp.MLP, params: tuple, x: Any) -> tuple:
     """Per hidden unit and for the output unit: (function, weights, bias). The output unit's
     function is of (h1, h2), evaluated at the four binary corners of the hidden layer."""
     _, activations = jaxbp.feedforward(net, params, jnp.asarray(x, params[0]["W"].dtype))
@@ -40,7 +40,7 @@ def describe(net, params, x):
     return units, np.asarray(activations[1]), np.asarray(activations[2])
 
 
-def table(x, hidden, out, y, labels):
+def table(x: Any, hidden: Any, out: Any, y: Any, labels: Sequence[str]) -> str:
     lines = [f" x1 x2 | {labels[0]:>9} {labels[1]:>9} | {'output':>7} | XNOR"]
     for xi, h, o, t in zip(x, hidden, out, y):
         lines.append(f" {int(xi[0]):>2} {int(xi[1]):>2} | {h[0]:9.4f} {h[1]:9.4f} | {o[0]:7.4f} "
@@ -71,7 +71,7 @@ def _affine(w, b, inputs):
     return f"{w[0]:g} {inputs[0]} {sign(w[1])} {inputs[1]} {sign(b)}"
 
 
-def train(lr, steps, seed, tries):
+def train(lr: float, steps: int, seed: int, tries: int) -> Tuple[int, tuple, bool]:
     """Train 2-2-1 nets from seeds seed, seed+1, ... (vmapped); return the first that
     solves XNOR (or the lowest-loss one) as ``(seed, params, solved)``."""
     x, y = gates.truth_table("xnor")
