@@ -21,14 +21,11 @@ import numpy as np
 
 import jaxbp
 from jaxbp import gates, perceptron
-from jaxbp.demos import options, table
+from jaxbp.demos import descent, options, table
 from jaxbp.gradcheck import TOLERANCES
 
 SIZES = ((2, 1), (2, 2, 1), (2, 3, 1))   # the sigmoid unit, then the two nets
 HIDDEN = (2, 3)                          # hidden units of the two nets
-# These programs run for milliseconds: XLA's optimising backend would take longer than it
-# saves (about 3x less compile time with these settings, docs/bench.md).
-QUICK = {"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False}
 
 
 class NetResult(NamedTuple):
@@ -52,33 +49,6 @@ class GateResult(NamedTuple):
     nets: tuple        # one NetResult per entry of HIDDEN
 
 
-def _right(outputs, y):
-    """All four outputs on the right side of 0.5."""
-    return jnp.all((outputs > 0.5) == (y > 0.5))
-
-
-def _descend(nets, params, x, y, cost, lr, steps):
-    """``steps`` steps of gradient descent with the hand-written backprop on the whole
-    truth table, for every net of ``nets`` (``params``: one per net) in the same loop --
-    one compiled loop, not one per net. Per net: the final params, the final cost and
-    outputs, and ``right[k]``: all four outputs on the right side of 0.5 after k steps
-    (k = 0..steps)."""
-    def step(params, _):
-        traces = [jaxbp.trace(net, p, x, y, cost) for net, p in zip(nets, params)]  # BP1-BP4
-        right = jnp.stack([_right(tr.activations[-1], y) for tr in traces])
-        params = tuple(jax.tree_util.tree_map(lambda p, g: p - lr * g, p, tr.grads)
-                       for p, tr in zip(params, traces))
-        return params, right
-    params, right = jax.lax.scan(step, params, None, length=steps)      # right: (steps, nets)
-    out = []
-    for i, (net, p) in enumerate(zip(nets, params)):
-        final = jaxbp.trace(net, p, x, y, cost)
-        last = _right(final.activations[-1], y)
-        out.append((p, final.loss, final.activations[-1],
-                    jnp.concatenate([right[:, i], last[None]])))
-    return out
-
-
 def _bp_vs_grad(net, params, x, y, cost):
     """Normwise relative difference of the manual and the jax.grad gradient."""
     manual = jax.flatten_util.ravel_pytree(jaxbp.backprop(net, params, x, y, cost)[1])[0]
@@ -100,21 +70,11 @@ def _train_all(xs, ys, lr, *, seeds, steps, cost, max_epochs):
             jnp.arange(seeds))) for net in nets)
 
     def one(params, x, y):
-        trained = _descend(nets, params, x, y, cost, lr, steps)
+        trained = descent.descend(nets, params, x, y, cost, lr, steps)
         return [t + (_bp_vs_grad(net, p, x, y, cost),) for t, net, p in zip(trained, nets, params)]
     out = jax.vmap(one)(inits, x_runs, y_runs)
     return percs, jax.tree_util.tree_map(
         lambda a: a.reshape((n_gates, seeds) + a.shape[1:]), out)
-
-
-def _compiled(fn, *args):
-    """``jax.jit(fn)`` compiled for ``args`` with the :data:`QUICK` settings (plain ones on
-    an XLA that does not know them)."""
-    lowered = jax.jit(fn).lower(*args)
-    try:
-        return lowered.compile(QUICK)
-    except Exception:  # noqa: BLE001 -- an older XLA rejects unknown options
-        return lowered.compile()
 
 
 def _pick(out, g, y):
@@ -135,7 +95,7 @@ def run(names: Sequence[str], lr: float = 2.0, steps: int = 3000, seeds: int = 8
     tables = [gates.boolean_function(n) for n in names]
     xs = np.stack([np.asarray(t[0]) for t in tables])
     ys = np.stack([np.asarray(t[1]) for t in tables])
-    program = _compiled(lambda xs, ys, lr: _train_all(xs, ys, lr, seeds=seeds, steps=steps,
+    program = descent.compiled(lambda xs, ys, lr: _train_all(xs, ys, lr, seeds=seeds, steps=steps,
                                                       cost=cost, max_epochs=max_epochs),
                         xs, ys, np.float32(lr))
     percs, nets = program(xs, ys, np.float32(lr))

@@ -1,9 +1,10 @@
 """``jaxbp xnor``: XNOR = OR(AND, NOR) built by hand, then learned from random weights.
 
 Part 1 prints the truth table of the hand-set network of :func:`jaxbp.examples.xnor_by_hand`
-with both hidden units' activations. Part 2 trains a 2-2-1 sigmoid net from random weights
-with the hand-written backprop (:func:`jaxbp.fit`) and puts its hidden units next to the
-hand-set ones: which Boolean function each unit computes, and its weights.
+with both hidden units' activations. Part 2 trains 2-2-1 sigmoid nets from random weights by
+gradient descent with the hand-written backprop (:func:`jaxbp.trace`), one seed after another
+in one compiled program, and puts the first that solves XNOR next to the hand-set net: which
+Boolean function each unit computes, and its weights.
 """
 import sys
 import textwrap
@@ -15,7 +16,7 @@ import numpy as np
 
 import jaxbp
 from jaxbp import gates
-from jaxbp.demos import options
+from jaxbp.demos import descent, options
 
 ROWS = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
 
@@ -72,19 +73,22 @@ def _affine(w, b, inputs):
 
 
 def train(lr: float, steps: int, seed: int, tries: int) -> Tuple[int, tuple, bool]:
-    """Train 2-2-1 nets from seeds seed, seed+1, ... (vmapped); return the first that
-    solves XNOR (or the lowest-loss one) as ``(seed, params, solved)``."""
-    x, y = gates.truth_table("xnor")
+    """Train 2-2-1 nets from seeds seed, seed+1, ... (vmapped, one compiled program); return
+    the first that solves XNOR (or the lowest-cost one) as ``(seed, params, solved)``."""
+    x, y = (np.asarray(a) for a in gates.truth_table("xnor"))
     net = jaxbp.MLP((2, 2, 1), hidden="sigmoid", output="sigmoid")
-    seeds = jnp.arange(seed, seed + tries)
-    init = jax.vmap(lambda s: net.init(jax.random.key(s)))(seeds)
-    fit = lambda p: jaxbp.fit(net, p, x, y, "cross_entropy", lr, steps, grad="manual")
-    params, history = jax.jit(jax.vmap(fit))(init)
-    right = np.all((np.asarray(jax.vmap(lambda p: net.apply(p, x))(params)) > 0.5)
-                   == (np.asarray(y) > 0.5)[None], axis=(1, 2))
-    loss = np.asarray(jax.vmap(lambda p: jaxbp.loss(net, p, x, y, "cross_entropy"))(params))
-    k = int(np.argmax(right)) if right.any() else int(np.argmin(loss))
-    return seed + k, jax.tree_util.tree_map(lambda a: a[k], params), bool(right[k])
+
+    def program(seeds, lr):
+        inits = jax.vmap(lambda s: net.init(jax.random.key(s)))(seeds)
+        one = lambda p: descent.descend([net], [p], x, y, "cross_entropy", lr, steps)[0]
+        return jax.vmap(one)(inits)
+    seeds = np.arange(seed, seed + tries)
+    params, loss, _, right = descent.compiled(program, seeds, np.float32(lr))(
+        seeds, np.float32(lr))
+    solved = np.asarray(right)[:, -1]
+    loss = np.nan_to_num(np.asarray(loss), nan=np.inf)
+    k = int(np.argmax(solved)) if solved.any() else int(np.argmin(loss))
+    return seed + k, jax.tree_util.tree_map(lambda a: np.asarray(a)[k], params), bool(solved[k])
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -110,8 +114,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     else:
         which = f"the first of seeds {args.seed}..{seed} that solves XNOR"
     print(textwrap.fill(f"2. Learned from random weights: 2-2-1 sigmoid net, cross-entropy, "
-                        f"{args.steps} steps of SGD (lr {args.lr:g}) with manual backprop "
-                        f"(jaxbp.fit); seed {seed}: {which}", 100, subsequent_indent="   "))
+                        f"{args.steps} steps of gradient descent (lr {args.lr:g}) with the "
+                        f"hand-written backprop; seed {seed}: {which}", 100,
+                        subsequent_indent="   "))
     print()
     print(table(ROWS, hidden, out, np.asarray(y), ("h1", "h2")))
     print()
