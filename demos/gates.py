@@ -95,10 +95,10 @@ def run(names: Sequence[str], lr: float = 2.0, steps: int = 3000, seeds: int = 8
     tables = [gates.boolean_function(n) for n in names]
     xs = np.stack([np.asarray(t[0]) for t in tables])
     ys = np.stack([np.asarray(t[1]) for t in tables])
-    program = descent.compiled(lambda xs, ys, lr: _train_all(xs, ys, lr, seeds=seeds, steps=steps,
-                                                      cost=cost, max_epochs=max_epochs),
-                        xs, ys, np.float32(lr))
-    percs, nets = program(xs, ys, np.float32(lr))
+    train_all = lambda xs, ys, lr: _train_all(xs, ys, lr, seeds=seeds, steps=steps, cost=cost,
+                                              max_epochs=max_epochs)
+    lr = np.float32(lr)   # a traced input: another rate reuses the compiled program
+    percs, nets = descent.compiled(train_all, xs, ys, lr)(xs, ys, lr)
     percs = jax.tree_util.tree_map(np.asarray, percs)
     results = []
     for g, name in enumerate(names):
