@@ -97,7 +97,7 @@ def run(names: Sequence[str], lr: float = 2.0, steps: int = 3000, seeds: int = 8
     ys = np.stack([np.asarray(t[1]) for t in tables])
     train_all = lambda xs, ys, lr: _train_all(xs, ys, lr, seeds=seeds, steps=steps, cost=cost,
                                               max_epochs=max_epochs)
-    lr = np.float32(lr)   # a traced input: another rate reuses the compiled program
+    lr = np.float32(lr)   # traced: another rate loads the same program from the cache
     percs, nets = descent.compiled(train_all, xs, ys, lr)(xs, ys, lr)
     percs = jax.tree_util.tree_map(np.asarray, percs)
     results = []
