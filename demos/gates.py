@@ -1,19 +1,18 @@
 """``jaxbp gates``: which logic gates can one unit learn, and what does one hidden layer add?
 
 For every gate, on its four-row truth table: the perceptron (Rosenblatt's rule), a single
-sigmoid unit (logistic regression), and 2-2-1 and 2-3-1 sigmoid nets trained by gradient
-descent with the hand-written backprop (:func:`jaxbp.fit`, ``grad="manual"``), whose
-gradient is also compared with ``jax.grad``. Everything for all gates and seeds runs under
-``vmap``, so each model is compiled once.
+sigmoid unit (logistic regression), and 2-2-1 and 2-3-1 sigmoid nets, all trained by
+gradient descent with the hand-written backprop (:func:`jaxbp.trace`), whose gradient is
+also compared with ``jax.grad``. Every gate, seed and net trains in one compiled program:
+``jax.vmap`` over gates and seeds, one ``lax.scan`` over the steps for all three nets.
 
     jaxbp gates                    # the six gates
     jaxbp gates --all16            # all 16 Boolean functions of two inputs
     jaxbp gates --plot gates.png   # decision regions (needs matplotlib)
 """
-import argparse
 import sys
 import textwrap
-from typing import NamedTuple
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence
 
 import jax
 import jax.flatten_util
@@ -22,9 +21,11 @@ import numpy as np
 
 import jaxbp
 from jaxbp import gates, perceptron
+from jaxbp.demos import descent, options, table
 from jaxbp.gradcheck import TOLERANCES
 
-HIDDEN = (2, 3)  # hidden units of the two nets
+SIZES = ((2, 1), (2, 2, 1), (2, 3, 1))   # the sigmoid unit, then the two nets
+HIDDEN = (2, 3)                          # hidden units of the two nets
 
 
 class NetResult(NamedTuple):
@@ -36,6 +37,7 @@ class NetResult(NamedTuple):
     solved_at: int     # first k such that all four rows were right after k steps (-1: never)
     seeds_solved: int  # how many of the seeds solve it
     bp_vs_grad: float  # manual backprop vs jax.grad at the initial weights (relative)
+    outputs: np.ndarray  # the net's outputs on the four rows after training, (4, 1)
 
 
 class GateResult(NamedTuple):
@@ -43,7 +45,7 @@ class GateResult(NamedTuple):
     x: np.ndarray
     y: np.ndarray
     perceptron: perceptron.PerceptronResult
-    unit: perceptron.SigmoidUnit
+    unit: NetResult    # the single sigmoid unit, MLP((2, 1))
     nets: tuple        # one NetResult per entry of HIDDEN
 
 
@@ -54,104 +56,122 @@ def _bp_vs_grad(net, params, x, y, cost):
     return jnp.max(jnp.abs(manual - auto)) / jnp.max(jnp.abs(auto))
 
 
-def _train_net(net, params, x, y, cost, lr, steps):
-    """SGD with manual backprop, one jaxbp.fit step at a time so that we see the first step
-    at which all four outputs are on the right side of 0.5."""
-    right = lambda params: (net.apply(params, x) > 0.5) == (y > 0.5)
+def _train_all(xs, ys, lr, *, seeds, steps, cost, max_epochs):
+    """Everything, for every gate (xs, ys: (gates, 4, 2), (gates, 4, 1)): the perceptron per
+    gate, and per net size, per gate and seed, the trained net (results (gates, seeds, ...))."""
+    percs = jax.vmap(lambda x, y: perceptron.fit(x, y, max_epochs=max_epochs))(xs, ys)
+    n_gates = xs.shape[0]
+    nets = [jaxbp.MLP(size, hidden="sigmoid", output="sigmoid") for size in SIZES]
+    # run r = g * seeds + s trains seed s on gate g
+    x_runs, y_runs = jnp.repeat(xs, seeds, axis=0), jnp.repeat(ys, seeds, axis=0)
+    inits = tuple(jax.tree_util.tree_map(
+        lambda a: jnp.tile(a, (n_gates,) + (1,) * (a.ndim - 1)),
+        jax.vmap(lambda s, net=net: net.init(jax.random.key(s), dtype=xs.dtype))(
+            jnp.arange(seeds))) for net in nets)
 
-    def one_step(params, _):
-        params, _ = jaxbp.fit(net, params, x, y, cost, lr, steps=1, grad="manual")
-        return params, jnp.all(right(params))
-    start = jnp.all(right(params))
-    params, solved = jax.lax.scan(one_step, params, None, length=steps)
-    solved = jnp.concatenate([start[None], solved])  # solved[k]: all right after k steps
-    loss = jaxbp.loss(net, params, x, y, cost)
-    solved_at = jnp.where(solved.any(), jnp.argmax(solved), -1)
-    return params, jnp.sum(right(params)), loss, solved_at
+    def one(params, x, y):
+        trained = descent.descend(nets, params, x, y, cost, lr, steps)
+        return [t + (_bp_vs_grad(net, p, x, y, cost),) for t, net, p in zip(trained, nets, params)]
+    out = jax.vmap(one)(inits, x_runs, y_runs)
+    return percs, jax.tree_util.tree_map(
+        lambda a: a.reshape((n_gates, seeds) + a.shape[1:]), out)
 
 
-def _over_gates_and_seeds(fn):
-    """jit(fn) for params batched over seeds and x, y batched over gates: (gates, seeds, ...)."""
-    return jax.jit(jax.vmap(jax.vmap(fn, in_axes=(0, None, None)), in_axes=(None, 0, 0)))
+def _pick(out, g, y):
+    """The NetResult of gate g (targets y): the first seed that solves it, else the one of
+    lowest final cost (a diverged run's cost is NaN)."""
+    params, loss, outputs, right, diff = jax.tree_util.tree_map(np.asarray, out)
+    ok = right[g, :, -1]
+    s = int(np.argmax(ok)) if ok.any() else int(np.argmin(np.nan_to_num(loss[g], nan=np.inf)))
+    first = int(np.argmax(right[g, s])) if right[g, s].any() else -1
+    correct = int(np.sum((outputs[g, s] > 0.5) == (y > 0.5)))
+    return NetResult(s, jax.tree_util.tree_map(lambda a: a[g, s], params), bool(ok[s]), correct,
+                     float(loss[g, s]), first, int(ok.sum()), float(diff[g, s]), outputs[g, s])
 
 
-def _nets(n_hidden, xs, ys, cost, lr, steps, seeds):
-    net = jaxbp.MLP((2, n_hidden, 1), hidden="sigmoid", output="sigmoid")
-    params = jax.vmap(lambda s: net.init(jax.random.key(s)))(jnp.arange(seeds))
-    # two programs: with the check inlined into the training program XLA compiles 3x longer
-    diff = _over_gates_and_seeds(lambda p, x, y: _bp_vs_grad(net, p, x, y, cost))(params, xs, ys)
-    out = _over_gates_and_seeds(lambda p, x, y: _train_net(net, p, x, y, cost, lr, steps))(
-        params, xs, ys)
-    p, correct, loss, solved_at = jax.tree_util.tree_map(np.asarray, out)
-    diff = np.asarray(diff)
+def run(names: Sequence[str], lr: float = 2.0, steps: int = 3000, seeds: int = 8,
+        cost: str = "cross_entropy", max_epochs: int = 100) -> List[GateResult]:
+    """Train every model on every gate in ``names``; returns a list of :class:`GateResult`."""
+    tables = [gates.boolean_function(n) for n in names]
+    xs = np.stack([np.asarray(t[0]) for t in tables])
+    ys = np.stack([np.asarray(t[1]) for t in tables])
+    train_all = lambda xs, ys, lr: _train_all(xs, ys, lr, seeds=seeds, steps=steps, cost=cost,
+                                              max_epochs=max_epochs)
+    lr = np.float32(lr)   # traced: another rate loads the same program from the cache
+    percs, nets = descent.compiled(train_all, xs, ys, lr)(xs, ys, lr)
+    percs = jax.tree_util.tree_map(np.asarray, percs)
     results = []
-    for g in range(len(xs)):
-        ok = correct[g] == 4
-        s = int(np.argmax(ok)) if ok.any() else int(np.argmin(loss[g]))
-        results.append(NetResult(s, jax.tree_util.tree_map(lambda a: a[g, s], p), bool(ok[s]),
-                                 int(correct[g, s]), float(loss[g, s]), int(solved_at[g, s]),
-                                 int(ok.sum()), float(diff[g, s])))
+    for g, name in enumerate(names):
+        unit, *hidden = (_pick(out, g, ys[g]) for out in nets)
+        results.append(GateResult(name, xs[g], ys[g],
+                                  jax.tree_util.tree_map(lambda a: a[g], percs), unit,
+                                  tuple(hidden)))
     return results
 
 
-def run(names, lr=2.0, steps=3000, seeds=8, cost="cross_entropy", max_epochs=100):
-    """Train every model on every gate in ``names``; returns a list of :class:`GateResult`."""
-    tables = [gates.boolean_function(n) for n in names]
-    xs, ys = jnp.stack([t[0] for t in tables]), jnp.stack([t[1] for t in tables])
-    percs = jax.vmap(lambda x, y: perceptron.fit(x, y, max_epochs=max_epochs))(xs, ys)
-    units = jax.vmap(lambda x, y: perceptron.fit_sigmoid_unit(x, y, lr, steps))(xs, ys)
-    nets = [_nets(h, xs, ys, cost, lr, steps, seeds) for h in HIDDEN]
-    take = lambda tree, g: jax.tree_util.tree_map(lambda a: np.asarray(a)[g], tree)
-    return [GateResult(n, np.asarray(xs[g]), np.asarray(ys[g]), take(percs, g), take(units, g),
-                       tuple(r[g] for r in nets)) for g, n in enumerate(names)]
+# ---- the table ---------------------------------------------------------------------------
+
+def columns(name_width: int) -> List[table.Column]:
+    C = table.Column
+    cols = [C("gate", "gate", "", name_width, right=False),
+            C("verdict", "perceptron", "result", 9, right=False, gap=2),
+            C("epochs", "", "ep", 3), C("p_acc", "", "acc", 3),
+            C("u_acc", "sigmoid", "unit acc", 8, gap=2),
+            C("u_out", "", "outputs", 19, right=False, optional=1)]
+    for i, h in enumerate(HIDDEN):
+        cols += [C(f"acc{i}", f"2-{h}-1 net", "acc", 3, gap=2),
+                 C(f"loss{i}", "", "loss", 8, optional=3), C(f"step{i}", "", "step", 5),
+                 C(f"seed{i}", "", "seed", 4, optional=2), C(f"ok{i}", "", "ok", 5)]
+    cols.append(C("bp", "backprop", "vs jax.grad", 11, right=False, gap=2))
+    return cols
 
 
-def format_table(results, seeds):
-    """The results as a fixed-width table, one row per gate."""
-    width = max(5, *(len(r.name) for r in results))
-    nets = "  ".join(f"{f'2-{h}-1 net':<31}" for h in HIDDEN)
-    lines = [f"{'gate':<{width}}  {'perceptron':<18}  {'sigmoid unit':<25}  {nets}  backprop",
-             f"{'':<{width}}  {'result':<10} ep acc  acc outputs               "
-             + "  ".join(f"{'acc loss      step seed ok':<31}" for _ in HIDDEN) + "  vs jax.grad"]
-    for r in results:
-        p = r.perceptron
-        verdict = "converged" if p.converged else "cycled" if p.cycled else "stopped"
-        p_acc = int(np.sum(perceptron.predict(p.w, p.b, r.x) == r.y))
-        u_acc = int(np.sum((r.unit.outputs > 0.5) == (r.y > 0.5)))
-        outs = " ".join(f"{o:.2f}" for o in r.unit.outputs[:, 0])
-        cells = [f"{n.correct}/4 {n.loss:<9.2e} {n.solved_at if n.solved_at >= 0 else '-':>4} "
-                 f"{n.seed:>4} {n.seeds_solved:>2}/{seeds}" for n in r.nets]
-        bp = max(n.bp_vs_grad for n in r.nets)
-        tolerance = TOLERANCES.get(np.dtype(r.x.dtype), TOLERANCES[np.dtype(np.float32)])[0]
-        lines.append(f"{r.name:<{width}}  {verdict:<10} {int(p.epochs):>2} {p_acc}/4  "
-                     f"{u_acc}/4 {outs:<21}  " + "  ".join(f"{c:<31}" for c in cells)
-                     + f"  {'equal' if bp <= tolerance else 'DIFFER'} {bp:.0e}")
-    return "\n".join(lines)
+def cells(r: GateResult, seeds: int) -> Dict[str, str]:
+    p = r.perceptron
+    out = {"gate": r.name,
+           "verdict": "converged" if p.converged else "cycled" if p.cycled else "stopped",
+           "epochs": str(int(p.epochs)),
+           "p_acc": f"{int(np.sum((r.x @ p.w + p.b > 0) == (r.y[:, 0] > 0.5)))}/4",
+           "u_acc": f"{r.unit.correct}/4",
+           "u_out": " ".join(f"{o:.2f}" for o in r.unit.outputs[:, 0])}
+    for i, n in enumerate(r.nets):
+        out.update({f"acc{i}": f"{n.correct}/4", f"loss{i}": f"{n.loss:.2e}",
+                    f"step{i}": str(n.solved_at) if n.solved_at >= 0 else "-",
+                    f"seed{i}": str(n.seed), f"ok{i}": f"{n.seeds_solved}/{seeds}"})
+    bp = max(n.bp_vs_grad for n in (r.unit, *r.nets))
+    tolerance = TOLERANCES.get(np.dtype(r.x.dtype), TOLERANCES[np.dtype(np.float32)])[0]
+    out["bp"] = f"{'equal' if bp <= tolerance else 'DIFFER'} {bp:.0e}"
+    return out
+
+
+def format_table(results: Sequence[GateResult], seeds: int, wide: bool = False) -> str:
+    """The results as a fixed-width table, one row per gate, at most 100 columns unless
+    ``wide`` (or the terminal is wider)."""
+    cols = table.fit(columns(max(4, *(len(r.name) for r in results))), wide)
+    return "\n".join([table.header(cols)] + [table.row(cols, cells(r, seeds)) for r in results])
 
 
 HEADER = """\
 Which gates can a single unit learn, and what does one hidden layer add?
-  perceptron    Rosenblatt's rule from zero weights, step(z) = 1 iff z > 0, one pass = one epoch (ep).
-                'converged': an epoch without mistakes. 'cycled': the weights came back to those of
-                an earlier epoch, so the rule would loop forever -- the gate is not linearly separable.
-  sigmoid unit  one sigmoid unit (logistic regression), cross-entropy, {steps} steps of gradient descent
-                (lr {lr}); outputs on rows (0,0), (0,1), (1,0), (1,1).
-  2-h-1 net     sigmoid net with h hidden units, {cost}, {steps} steps of SGD (lr {lr}) with the
-                hand-written backprop (jaxbp.fit). Shown: the first of seeds 0-{last} that solves the gate
-                (ok: how many of them do); step: the first step after which all four outputs are on
-                the right side of 0.5.
-  vs jax.grad   max |backprop - jax.grad| / max |jax.grad| over both nets' gradients at the initial
-                weights: the hand-written BP1-BP4 against automatic differentiation.
-"""
+  perceptron    Rosenblatt's rule from zero weights, step(z) = 1 iff z > 0; ep: epochs (passes).
+                converged: an epoch without mistakes. cycled: the weights came back to those of
+                an earlier epoch, so the rule would loop forever: not linearly separable.
+  sigmoid unit  one sigmoid unit (logistic regression), trained like the nets; its outputs on
+                rows (0,0), (0,1), (1,0), (1,1).
+  2-h-1 net     sigmoid net with h hidden units. Unit and nets: {cost}, {steps} steps of
+                gradient descent (lr {lr:g}) with the hand-written backprop, seeds 0-{last};
+                shown: the first seed that solves the gate (ok: how many do); step: the
+                first step after which all four outputs are on the right side of 0.5.
+  vs jax.grad   max |backprop - jax.grad| / max |jax.grad| at the initial weights."""
 
 
-def conclusion(results):
+def conclusion(results: Sequence[GateResult]) -> str:
     """The closing sentence, computed from the results."""
     n = len(results)
     perc = [r.name for r in results if not r.perceptron.converged]
     cycled = [r.name for r in results if r.perceptron.cycled]
     stopped = [name for name in perc if name not in cycled]
-    unit = [r.name for r in results if not np.all((r.unit.outputs > 0.5) == (r.y > 0.5))]
+    unit = [r.name for r in results if not r.unit.solved]
     solved = [sum(net.solved for net in nets) for nets in zip(*(r.nets for r in results))]
     nets = ", ".join(f"2-{h}-1 {s}/{n}" for h, s in zip(HIDDEN, solved))
     fails = []
@@ -166,7 +186,9 @@ def conclusion(results):
     return textwrap.fill(text, 100)
 
 
-def _line(ax, w, b, **style):
+# ---- the picture ---------------------------------------------------------------------------
+
+def _line(ax: Any, w: np.ndarray, b: float, **style: Any) -> None:
     """Draw the line w[0] * x1 + w[1] * x2 + b = 0 across the plotting square."""
     t = np.linspace(-0.5, 1.5, 2)
     if abs(w[1]) >= abs(w[0]) and w[1] != 0:
@@ -175,13 +197,16 @@ def _line(ax, w, b, **style):
         ax.plot(-(w[1] * t + b) / w[0], t, **style)
 
 
-def plot(results, path):
-    """One PNG: for every gate the perceptron's decision region (top) and the 2-2-1 net's
-    output (bottom), the four points (filled = 1), and for XOR/XNOR the hidden units' lines."""
+def figure(results: Sequence[GateResult]) -> Any:
+    """The decision regions as a matplotlib Figure: per gate the perceptron's (top row) and
+    the 2-2-1 net's (bottom row), the four points (filled = target 1), and in the bottom
+    row the lines where the net's two hidden units switch (w.x + b = 0)."""
     from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend
+    from matplotlib.lines import Line2D
     cols = len(results) if len(results) <= 6 else 8
     blocks = -(-len(results) // cols)
-    fig = Figure(figsize=(2.3 * cols, 4.7 * blocks), layout="constrained")
+    fig = Figure(figsize=(2.3 * cols + 1.2, 4.9 * blocks + 0.6), layout="constrained")
+    fig.get_layout_engine().set(h_pad=0.12)
     axes = fig.subplots(2 * blocks, cols, squeeze=False)
     t = np.linspace(-0.5, 1.5, 161)
     g1, g2 = np.meshgrid(t, t)
@@ -189,6 +214,7 @@ def plot(results, path):
     net = jaxbp.MLP((2, HIDDEN[0], 1))
     for ax in axes.ravel():
         ax.set_axis_off()
+    shading = None
     for i, r in enumerate(results):
         top, bottom = axes[2 * (i // cols), i % cols], axes[2 * (i // cols) + 1, i % cols]
         p, n = r.perceptron, r.nets[0]
@@ -196,56 +222,48 @@ def plot(results, path):
                    np.asarray(net.apply(n.params, grid)).reshape(g1.shape))
         for ax, region in zip((top, bottom), regions):
             ax.set_axis_on()
-            ax.contourf(g1, g2, region, levels=np.linspace(0, 1, 11), cmap="RdBu_r", vmin=0, vmax=1)
+            shading = ax.contourf(g1, g2, region, levels=np.linspace(0, 1, 11), cmap="RdBu_r",
+                                  vmin=0, vmax=1)
             ax.contour(g1, g2, region, levels=[0.5], colors="k", linewidths=1.5)
             ax.scatter(r.x[:, 0], r.x[:, 1], s=70, c=["k" if v else "w" for v in r.y[:, 0]],
                        edgecolors="k", linewidths=1.5, zorder=3)
-            ax.set(xlim=(-0.5, 1.5), ylim=(-0.5, 1.5), xticks=[0, 1], yticks=[0, 1], aspect="equal")
+            ax.set(xlim=(-0.5, 1.5), ylim=(-0.5, 1.5), xticks=[0, 1], yticks=[0, 1],
+                   aspect="equal", xlabel="x1", ylabel="x2")
+        for j in range(HIDDEN[0]):
+            _line(bottom, n.params[0]["W"][:, j], n.params[0]["b"][j], color="gold",
+                  linestyle="--", linewidth=2)
         verdict = "converged" if p.converged else "cycled" if p.cycled else "not converged"
         top.set_title(f"{r.name}\nperceptron: {verdict}", fontsize=9)
         bottom.set_title(f"2-{HIDDEN[0]}-1 net: {n.correct}/4 right", fontsize=9)
-        if r.name in ("xor", "xnor"):
-            for j in range(HIDDEN[0]):
-                _line(bottom, n.params[0]["W"][:, j], n.params[0]["b"][j], color="gold",
-                      linestyle="--", linewidth=2, label=f"hidden unit {j + 1}: w.x + b = 0")
-            bottom.legend(fontsize=6, loc="lower center", bbox_to_anchor=(0.5, -0.45))
-    fig.suptitle("One line (perceptron, top) vs one hidden layer (bottom): filled points are 1, "
-                 "black curve = decision boundary, dashed = the hidden units' lines")
-    fig.savefig(path, dpi=90)
+    bar = fig.colorbar(shading, ax=axes, shrink=0.6, ticks=[0, 0.5, 1])
+    bar.set_label("output (perceptron: 0 or 1)")
+    key = [Line2D([], [], marker="o", color="w", markerfacecolor="k", markeredgecolor="k",
+                  markersize=8, label="target 1"),
+           Line2D([], [], marker="o", color="w", markerfacecolor="w", markeredgecolor="k",
+                  markersize=8, label="target 0"),
+           Line2D([], [], color="k", linewidth=1.5, label="decision boundary (output 0.5)"),
+           Line2D([], [], color="gold", linestyle="--", linewidth=2,
+                  label="a hidden unit's line w.x + b = 0 (2-2-1 net)")]
+    fig.legend(handles=key, loc="outside lower center", ncol=4, fontsize=8)
+    fig.suptitle("One line (perceptron, top) vs one hidden layer (2-2-1 net, bottom)")
+    return fig
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="jaxbp gates",
-        description="Which logic gates can one unit learn, and what does one hidden layer add? "
-                    "The perceptron, a single sigmoid unit, and 2-2-1 and 2-3-1 sigmoid nets "
-                    "trained with the hand-written backprop, on every gate.")
-    parser.add_argument("--all16", action="store_true",
-                        help="all 16 Boolean functions of two inputs instead of the six gates")
-    parser.add_argument("--steps", type=int, default=3000, help="training steps (default 3000)")
-    parser.add_argument("--lr", type=float, default=2.0, help="learning rate (default 2.0)")
-    parser.add_argument("--seeds", type=int, default=8, help="seeds tried per net (default 8)")
-    parser.add_argument("--cost", default="cross_entropy", choices=["cross_entropy", "quadratic"],
-                        help="cost of the hidden-layer nets (default cross_entropy)")
-    parser.add_argument("--max-epochs", type=int, default=100, help="perceptron epochs (default 100)")
-    parser.add_argument("--plot", metavar="FILE", help="write decision regions to a PNG (matplotlib)")
-    parser.add_argument("--html", metavar="FILE", help="write the interactive page (jaxbp.viz)")
-    args = parser.parse_args(argv)
-    for name in ("steps", "seeds", "max_epochs"):
-        if getattr(args, name) <= 0:
-            parser.error(f"--{name.replace('_', '-')} must be > 0")
-    if not (np.isfinite(args.lr) and args.lr > 0):
-        parser.error("--lr must be a finite number > 0")
-    if args.plot:
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            print("jaxbp gates: --plot needs matplotlib: pip install 'jaxbp[plot]'", file=sys.stderr)
-            return 2
+def plot(results: Sequence[GateResult], path: str) -> None:
+    """Write :func:`figure` to ``path`` (the format from its suffix)."""
+    figure(results).savefig(path, dpi=90)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = options.parse("gates", argv)
+    prog = "jaxbp gates"
     names = [f.name for f in gates.BOOLEAN_FUNCTIONS] if args.all16 else list(gates.NAMES)
     print(HEADER.format(steps=args.steps, cost=args.cost, lr=args.lr, last=args.seeds - 1))
+    print(f"\ntraining {len(names)} gates x {args.seeds} seeds x {len(SIZES)} nets in one "
+          "compiled program ...", flush=True)
     results = run(names, args.lr, args.steps, args.seeds, args.cost, args.max_epochs)
-    print(format_table(results, args.seeds))
+    print()
+    print(format_table(results, args.seeds, args.wide))
     print()
     print(conclusion(results))
     if args.plot:
@@ -255,8 +273,7 @@ def main(argv=None):
         try:
             from jaxbp import viz
         except (ImportError, AttributeError) as e:
-            print(f"jaxbp gates: --html needs jaxbp.viz, which is not available ({e})", file=sys.stderr)
-            return 1
+            return options.fail(prog, f"--html needs jaxbp.viz, which is not available ({e})")
         viz.write_gates_html(args.html)
         print(f"wrote {args.html}")
     return 0

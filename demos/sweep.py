@@ -4,49 +4,58 @@ Trains ``--runs`` random initialisations of a 2-width-1 sigmoid net per setting 
 per row, the success rate with its 95% Wilson interval, the median number of updates to
 solve, and how the failed runs failed (see :data:`jaxbp.sweep.MODES`).
 """
-import argparse
 import sys
+import textwrap
 import time
+from typing import Any, Dict, List, Optional, Sequence
 
 from jaxbp import sweep
+from jaxbp.demos import options, table
 
 
-def _parser():
-    p = argparse.ArgumentParser(
-        prog="jaxbp sweep", description=__doc__.split("\n\n")[0].split(": ", 1)[1],
-        epilog="Example: jaxbp sweep --widths 2 --init small --cost cross_entropy --lr 2 "
-               "--steps 50000 --runs 1000")
-    p.add_argument("--runs", type=int, default=1000, help="initialisations per setting (1000)")
-    p.add_argument("--steps", type=int, default=10000, help="updates per run (10000)")
-    p.add_argument("--widths", type=int, nargs="+", default=[2, 3, 4, 8], metavar="W",
-                   help="hidden-layer widths (2 3 4 8)")
-    p.add_argument("--lr", type=float, nargs="+", default=[0.5, 2.0], metavar="LR",
-                   help="learning rates (0.5 2)")
-    p.add_argument("--init", nargs="+", default=["small", "uniform"], choices=sorted(sweep.INITS),
-                   help="initialisations: small U(-0.12,0.12), uniform U(-1,1), normal N(0,1), "
-                        "default net.init (default: small uniform)")
-    p.add_argument("--cost", nargs="+", default=["quadratic", "cross_entropy"],
-                   choices=["quadratic", "cross_entropy"], help="costs (both)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (0)")
-    p.add_argument("--plot", metavar="FILE", help="also save success rate vs steps (PNG; "
-                   "needs matplotlib, pip install 'jaxbp[plot]')")
-    return p
+def columns() -> List[table.Column]:
+    """The table's columns; steps and runs (the same on every row, and in the header line)
+    are left out first when the table would be wider than the terminal."""
+    C = table.Column
+    cols = [C("width", "", "W", 2), C("init", "", "init", 7, right=False),
+            C("cost", "", "cost", 13, right=False), C("lr", "", "lr", 4),
+            C("steps", "", "steps", 6, optional=2), C("runs", "", "runs", 5, optional=1),
+            C("solved", "solved", "%", 5, gap=2), C("ci", "", "95% CI", 13),
+            C("median", "", "median", 6)]
+    for i, mode in enumerate(sweep.MODES[1:]):
+        cols.append(C(mode, "failed runs by mode" if i == 0 else "", mode,
+                      max(5, len(mode))))
+    return cols
 
 
-def plot(rows, path):
+def cells(r: Any) -> Dict[str, str]:
+    median = f"{r.median_steps:.0f}" if r.median_steps == r.median_steps else "-"
+    out = {"width": str(r.width), "init": r.init, "cost": r.cost, "lr": f"{r.lr:g}",
+           "steps": str(r.steps), "runs": str(r.runs), "solved": f"{100 * r.rate:.1f}",
+           "ci": f"[{100 * r.ci[0]:.1f}, {100 * r.ci[1]:.1f}]", "median": median}
+    out.update({m: str(r.modes[m]) for m in sweep.MODES[1:]})
+    return out
+
+
+def _status(text: str) -> None:
+    """A progress line on a terminal (overwritten by the next output); nothing otherwise."""
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\033[K" + text)
+        sys.stderr.flush()
+
+
+def figure(rows: Sequence[Any]) -> Any:
     """Success rate (solved by update t, first time) against t: one panel per (init, cost),
     one colour per width, one line style per learning rate."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
+    from matplotlib.figure import Figure
 
     inits = list(dict.fromkeys(r.init for r in rows))
     costs = list(dict.fromkeys(r.cost for r in rows))
     widths = list(dict.fromkeys(r.width for r in rows))
     lrs = list(dict.fromkeys(r.lr for r in rows))
-    fig, axes = plt.subplots(len(inits), len(costs), figsize=(5 * len(costs), 3.4 * len(inits)),
-                             squeeze=False, sharex=True, sharey=True)
+    fig = Figure(figsize=(5 * len(costs), 3.4 * len(inits) + 0.4))
+    axes = fig.subplots(len(inits), len(costs), squeeze=False, sharex=True, sharey=True)
     styles = ["-", "--", ":", "-."]
     for ax, (init, cost) in zip(axes.flat, ((i, c) for i in inits for c in costs)):
         for r in (r for r in rows if (r.init, r.cost) == (init, cost)):
@@ -58,35 +67,44 @@ def plot(rows, path):
         ax.set(title=f"init {init}, {cost}", ylim=(0, 100))
         ax.grid(alpha=0.3)
     for ax in axes[-1]:
-        ax.set_xlabel("updates")
+        ax.set_xlabel("updates t")
     for ax in axes[:, 0]:
         ax.set_ylabel(f"% of {rows[0].runs} runs solved")
     axes[-1][-1].legend(fontsize=7, loc="lower right", ncol=2)
-    fig.suptitle("XOR, full-batch gradient descent: all 4 outputs on the right side of 0.5",
-                 fontsize=10)
+    fig.suptitle("XOR, full-batch gradient descent: % of runs whose 4 outputs have been on the "
+                 "right side of 0.5 by update t (the first time)", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return fig
 
 
-def main(argv=None):
-    args = _parser().parse_args(argv)
-    if args.plot:
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            print("jaxbp sweep: --plot needs matplotlib: pip install 'jaxbp[plot]'", file=sys.stderr)
-            return 2
+def plot(rows: Sequence[Any], path: str) -> None:
+    """Write :func:`figure` to ``path``."""
+    figure(rows).savefig(path, dpi=110)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = options.parse("sweep", argv)
     start = time.perf_counter()
-    try:
-        rows = sweep.run_grid(args.widths, args.init, args.cost, args.lr, args.runs, args.steps,
-                              args.seed)
-    except (TypeError, ValueError) as e:
-        print(f"jaxbp sweep: {e}", file=sys.stderr)
-        return 2
-    print(f"XOR with a 2-W-1 sigmoid net, full-batch gradient descent (cost = mean over the 4 "
-          f"patterns), manual backprop, float32, seed {args.seed}")
-    print(sweep.format_table(rows))
+    intro = (f"XOR with a 2-W-1 sigmoid net (W hidden units), full-batch gradient descent "
+             f"(cost = mean over the 4 patterns), manual backprop, float32, {args.steps} steps, "
+             f"{args.runs} runs per row, seed {args.seed}. {sweep.CRITERION}. init: small = "
+             "U(-0.12, 0.12), uniform = U(-1, 1), normal = N(0, 1), default = net.init. "
+             "median: updates to solve (solved runs). Failure modes: see jaxbp.sweep.MODES.")
+    print(textwrap.fill(intro, table.WIDTH))
+    print()
+    cols = table.fit(columns(), args.wide)
+    print(table.header(cols), flush=True)
+    rows: List[Any] = []
+    chunks = [(w, c) for w in args.widths for c in args.cost]
+    for k, (width, cost) in enumerate(chunks):
+        _status(f"training 2-{width}-1, {cost}: {len(args.init) * len(args.lr)} settings x "
+                f"{args.runs} runs ({k + 1}/{len(chunks)}, {time.perf_counter() - start:.0f} s)")
+        new = sweep.run_grid([width], args.init, [cost], args.lr, args.runs, args.steps,
+                             args.seed)
+        _status("")
+        for r in new:
+            print(table.row(cols, cells(r)), flush=True)
+        rows += new
     print(f"\n{len(rows)} settings x {args.runs} runs in {time.perf_counter() - start:.1f} s")
     if args.plot:
         plot(rows, args.plot)

@@ -21,8 +21,9 @@ read from the bottom row (1,1) to the top row (0,0) is the index in binary::
 'x1 -> x2'
 """
 import numbers
-from typing import NamedTuple, Tuple
+from typing import Any, NamedTuple, Tuple, Union
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -72,13 +73,13 @@ _INPUTS = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
 MAX_PARITY_INPUTS = 20
 
 
-def _table(fn, outputs, dtype):
+def _table(fn: str, outputs: Any, dtype: Any) -> Tuple[jax.Array, jax.Array]:
     dtype = _checks.check_float_dtype(fn, dtype)
     return (jnp.asarray(_INPUTS, dtype),
             jnp.asarray(np.asarray(outputs).reshape(4, 1), dtype))
 
 
-def truth_table(name, dtype=jnp.float32):
+def truth_table(name: str, dtype: Any = jnp.float32) -> Tuple[jax.Array, jax.Array]:
     """The truth table of a gate: ``x`` ``(4, 2)`` and ``y`` ``(4, 1)``, rows (0,0), (0,1),
     (1,0), (1,1).
 
@@ -90,7 +91,8 @@ def truth_table(name, dtype=jnp.float32):
     return _table("truth_table", gate.outputs, dtype)
 
 
-def boolean_function(index, dtype=jnp.float32):
+def boolean_function(index: Union[int, str],
+                     dtype: Any = jnp.float32) -> Tuple[jax.Array, jax.Array]:
     """The truth table ``(x, y)`` of the two-input Boolean function with truth-table
     ``index`` 0..15 (see the module docstring for the bit order), or with its name in
     :data:`BOOLEAN_FUNCTIONS`, e.g. ``"implication"``."""
@@ -106,7 +108,7 @@ def boolean_function(index, dtype=jnp.float32):
     return _table("boolean_function", f.outputs, dtype)
 
 
-def parity(n, dtype=jnp.float32):
+def parity(n: int, dtype: Any = jnp.float32) -> Tuple[jax.Array, jax.Array]:
     """n-input parity (XOR of all inputs): ``x`` ``(2**n, n)``, ``y`` ``(2**n, 1)``.
 
     Rows count in binary with ``x[:, 0]`` the most significant bit, so ``parity(2)`` is

@@ -22,7 +22,7 @@ weights after each epoch with those at the start of every earlier epoch and stop
 forever. That way "never converges" is shown, not inferred from running out of epochs.
 """
 from functools import partial
-from typing import NamedTuple
+from typing import Any, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
@@ -59,12 +59,12 @@ class PerceptronResult(NamedTuple):
     errors: jax.Array
 
 
-def step(z):
+def step(z: jax.Array) -> jax.Array:
     """The perceptron's activation: 1 where ``z > 0``, else 0 (so ``step(0) = 0``)."""
     return (z > 0).astype(z.dtype)
 
 
-def predict(w, b, x):
+def predict(w: Any, b: Any, x: Any) -> jax.Array:
     """0/1 predictions ``step(x @ w + b)``, shape ``(batch, 1)`` (``(1,)`` for one sample
     ``x`` of shape ``(n_in,)``), in the dtype of ``w`` -- directly comparable with the ``y``
     of :func:`jaxbp.gates.truth_table`."""
@@ -74,7 +74,8 @@ def predict(w, b, x):
     return out[0] if one else out
 
 
-def fit(x, y, lr=1.0, max_epochs=100, detect_cycles=True):
+def fit(x: Any, y: Any, lr: float = 1.0, max_epochs: int = 100,
+        detect_cycles: bool = True) -> PerceptronResult:
     """Train a perceptron on ``x`` ``(batch, n_in)`` with labels ``y`` in {0, 1}, shape
     ``(batch, 1)`` or ``(batch,)``; returns a :class:`PerceptronResult`.
 
@@ -127,7 +128,8 @@ def _fit(x, y, lr, max_epochs, detect_cycles):
     init = (jnp.asarray(0), jnp.asarray(False), jnp.asarray(False), jnp.asarray(-1),
             jnp.zeros((max_epochs + 1, n_in), dtype), jnp.zeros((max_epochs + 1,), dtype),
             jnp.full((max_epochs,), -1))
-    epoch, converged, cycled, start, w_hist, b_hist, errors = jax.lax.while_loop(not_done, body, init)
+    epoch, converged, cycled, start, w_hist, b_hist, errors = jax.lax.while_loop(
+        not_done, body, init)
     length = jnp.where(cycled, epoch - start, 0)
     return PerceptronResult(w_hist[epoch], b_hist[epoch], converged, epoch, cycled, start,
                             length, w_hist, b_hist, errors)
@@ -142,7 +144,8 @@ class SigmoidUnit(NamedTuple):
     history: jax.Array
 
 
-def fit_sigmoid_unit(x, y, lr=1.0, steps=1000, key=None):
+def fit_sigmoid_unit(x: Any, y: Any, lr: float = 1.0, steps: int = 1000,
+                     key: Optional[jax.Array] = None) -> SigmoidUnit:
     """Logistic regression: one sigmoid unit ``sigmoid(x @ w + b)`` trained by full-batch
     gradient descent on the binary cross-entropy, with manual backprop (:func:`jaxbp.fit`
     on ``MLP((n_in, 1))``).
@@ -180,7 +183,8 @@ def _float_dtype(x):
 def _check_weights(fn, w, b):
     w, b = jnp.asarray(w), jnp.asarray(b)
     if w.ndim != 1 or not jnp.issubdtype(w.dtype, jnp.floating):
-        raise ValueError(f"{fn}: w must be a 1-D float array (n_in,), got {w.dtype} {tuple(w.shape)}")
+        raise ValueError(f"{fn}: w must be a 1-D float array (n_in,), got {w.dtype} "
+                         f"{tuple(w.shape)}")
     if b.size != 1 or b.ndim > 1:
         raise ValueError(f"{fn}: b must be a scalar (shape () or (1,)), got shape {tuple(b.shape)}")
     return w, b.reshape(()).astype(w.dtype)

@@ -68,8 +68,8 @@ def test_learned_units_are_named_by_their_truth_table(output):
     """The Boolean function printed for each learned hidden unit is the one its printed
     activations compute (thresholded at 0.5)."""
     _, learned = tables(output)
-    units = {m.group(1): (m.group(2), m.group(3)) for m in
-             re.finditer(r"^(h1|h2|output)\s+([A-Z_0-9]+)\s.*?b =\s*\S+\s+([A-Z_0-9]+)\s", output, re.M)}
+    units = {t[0]: (t[1], t[5]) for t in (line.split() for line in output.splitlines())
+             if len(t) == 9 and t[0] in ("h1", "h2", "output")}
     assert set(units) == {"h1", "h2", "output"}
     assert [units[u][0] for u in ("h1", "h2", "output")] == ["AND", "NOR", "OR"]   # hand-set
     for j, unit in enumerate(("h1", "h2")):
@@ -86,3 +86,36 @@ def test_help():
     with pytest.raises(SystemExit) as e:
         demo.main(["--help"])
     assert e.value.code == 0
+
+
+def test_plot_draws_both_nets_hidden_lines(tmp_path):
+    pytest.importorskip("matplotlib")
+    import jax
+    import jaxbp
+    net, hand = jaxbp.examples.xnor_by_hand()
+    seed, learned, solved = demo.train(2.0, 3000, 0, 8)
+    fig = demo.figure(net, hand, learned, seed)
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in panels] == [
+        "by hand: OR(AND, NOR)", f"learned from random weights (seed {seed})"]
+    for ax in panels:
+        assert (ax.get_xlabel(), ax.get_ylabel()) == ("x1", "x2")
+        labels = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert len(labels) == 2 and all("w.x + b = 0" in label for label in labels)
+    assert [t.get_text() for t in panels[0].get_legend().get_texts()] == [
+        "h1 = AND: w.x + b = 0", "h2 = NOR: w.x + b = 0"]
+    # the hand-set h1 line: 20 x1 + 20 x2 - 30 = 0 passes through (0.75, 0.75)
+    W, b = np.asarray(hand[0]["W"]), np.asarray(hand[0]["b"])
+    assert W[0, 0] * 0.75 + W[1, 0] * 0.75 + b[0] == pytest.approx(0.0)
+    assert any(ax.get_ylabel() == "network output" for ax in fig.axes)      # colour key
+    path = tmp_path / "x.png"
+    demo.plot(net, hand, learned, seed, str(path))
+    assert path.stat().st_size > 10_000
+    del jax
+
+
+def test_bad_plot_path_is_refused_before_training(capsys):
+    with pytest.raises(SystemExit) as e:
+        demo.main(["--plot", "no/such/folder/x.png"])
+    assert e.value.code == 2
+    assert capsys.readouterr().err.startswith("jaxbp xnor: error: argument --plot: cannot write")

@@ -2,7 +2,6 @@
 import re
 import sys
 
-import jax
 import numpy as np
 import pytest
 
@@ -88,12 +87,42 @@ def test_cli_prints_the_books_lines_and_a_summary(capsys):
 def test_cli_divergence_suggests_a_smaller_learning_rate(capsys):
     assert digits.main(["--cost", "cross_entropy", "--epochs", "1", "--lr", "1e38", "--quiet"]) == 1
     err = capsys.readouterr().err
-    assert "training diverged" in err and "try a smaller one, e.g. --lr 1e+37" in err
+    assert err.startswith("jaxbp digits: error: training diverged") and err.count("\n") == 1
+    assert "try e.g. --lr 1e+37" in err
 
 
 def test_cli_rejects_bad_options(capsys):
     with pytest.raises(SystemExit):
         digits.main(["--epochs", "0"])
-    assert "--epochs must be an int > 0" in capsys.readouterr().err
+    assert "argument --epochs: must be an int > 0" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         digits.main(["--lr", "nan"])
+    assert "argument --lr: must be a finite number > 0, got nan" in capsys.readouterr().err
+
+
+def test_plot_shows_accuracy_per_epoch_and_the_misread_digits(split, tmp_path, capsys):
+    """`--plot`: one accuracy curve per cost, labelled, and the misread digits are the ones
+    the returned net gets wrong (recomputed here with numpy from the printed counts)."""
+    pytest.importorskip("matplotlib")
+    kept, run_ = [], digits.run
+    digits.run = lambda *a, **k: kept.append(run_(*a, **k)) or kept[-1]
+    try:
+        path = tmp_path / "d.png"
+        assert digits.main(["--epochs", "2", "--quiet", "--plot", str(path)]) == 0
+    finally:
+        digits.run = run_
+    assert path.stat().st_size > 10_000
+    results = [(cost, lr, h, p) for (p, h), (cost, lr) in zip(kept, digits.RATES.items())]
+    fig = digits.figure(results, jaxbp.MLP((64, 30, 10)), split)
+    curves = fig.axes[0]
+    assert curves.get_xlabel() == "epoch" and curves.get_ylabel().startswith("test accuracy")
+    assert [t.get_text() for t in curves.get_legend().get_texts()] == [
+        "quadratic cost, lr 3", "cross_entropy cost, lr 0.5"]
+    for line, (_, _, h, _) in zip(curves.get_lines(), results):
+        np.testing.assert_allclose(line.get_ydata(), 100 * h.test_correct / 297)
+    titles = [ax.get_title() for ax in fig.axes[1:] if ax.get_title()]
+    net = jaxbp.MLP((64, 30, 10))
+    read = np.asarray(net.apply(results[1][3], split.x_test)).argmax(1)
+    truth = split.y_test.argmax(1)
+    wrong = np.flatnonzero(read != truth)[:10]
+    assert titles[-len(wrong):] == [f"{truth[i]} read as {read[i]}" for i in wrong]

@@ -101,7 +101,7 @@ def test_matches_reference_on_all_16(index):
 
 def test_matches_reference_on_random_separable_data():
     rng = np.random.default_rng(0)
-    for trial in range(5):
+    for _ in range(5):
         # a half-integer bias keeps every integer point off the true line: separable
         w_true, b_true = rng.integers(-3, 4, size=3), int(rng.integers(-2, 3)) + 0.5
         x = rng.integers(-2, 3, size=(12, 3))
