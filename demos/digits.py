@@ -22,7 +22,7 @@ import jax
 import numpy as np
 
 import jaxbp
-from jaxbp import train
+
 from jaxbp.demos import options
 
 RATES = {"quadratic": 3.0, "cross_entropy": 0.5}  # Nielsen's eta for each cost
@@ -31,7 +31,7 @@ RATES = {"quadratic": 3.0, "cross_entropy": 0.5}  # Nielsen's eta for each cost
 def run(cost: str, lr: float, epochs: int = 30, batch_size: int = 10, hidden: int = 30,
         seed: int = 0, init: str = "chapter1", progress: bool = True,
         split: Optional[Any] = None) -> Tuple[tuple, Any]:
-    """Train one net; returns ``(params, history)`` (see :func:`jaxbp.train.fit_epochs`).
+    """Train one net; returns ``(params, history)`` (see :func:`jaxbp.fit_epochs`).
 
     ``init="chapter1"``: every weight and bias from N(0, 1), as in Nielsen's chapter 1
     (``net.init(key, scale=1.0)``); ``"chapter3"``: W ~ N(0, 1/n_in), b ~ N(0, 1), jaxbp's
@@ -42,7 +42,7 @@ def run(cost: str, lr: float, epochs: int = 30, batch_size: int = 10, hidden: in
     net = jaxbp.MLP((x_train.shape[1], hidden, y_train.shape[1]), "sigmoid", "sigmoid")
     init_key, shuffle_key = jax.random.split(jax.random.key(seed))
     params = net.init(init_key, scale=1.0 if init == "chapter1" else None)
-    return train.fit_epochs(net, params, x_train, y_train, cost, lr, epochs, batch_size,
+    return jaxbp.fit_epochs(net, params, x_train, y_train, cost, lr, epochs, batch_size,
                             shuffle_key, test=(x_test, y_test), progress=progress)
 
 

@@ -25,7 +25,8 @@ def _list(sep, kind=str):
         try:
             return [kind(v) for v in text.split(sep) if v != ""]
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected values separated by '{sep}', got {text!r}")
+            raise argparse.ArgumentTypeError(
+                f"expected values separated by '{sep}', got {text!r}") from None
     return parse
 
 
@@ -41,7 +42,8 @@ def read_csv(path):
                 rows.append([float(v) for v in fields[:3]])
             except ValueError:
                 if rows or n > 1:
-                    raise ValueError(f"{path}, line {n}: expected x1,x2,label, got {line.strip()!r}")
+                    raise ValueError(f"{path}, line {n}: expected x1,x2,label, "
+                                     f"got {line.strip()!r}") from None
                 continue   # a header
             if len(fields) < 3:
                 raise ValueError(f"{path}, line {n}: expected x1,x2,label, got {line.strip()!r}")

@@ -3,7 +3,6 @@
 Nothing on this path calls ``jax.grad``, ``vjp`` or ``jvp``; :mod:`jaxbp.autodiff` is the
 independent twin that checks it.
 """
-from functools import partial
 from typing import NamedTuple, Tuple
 
 import jax
@@ -27,6 +26,10 @@ class Trace(NamedTuple):
     activations: Tuple[jax.Array, ...]
     deltas: Tuple[jax.Array, ...]
     grads: Tuple[dict, ...]
+
+    def _repr_html_(self):  # a table in Jupyter
+        from . import _html
+        return _html.trace(self)
 
 
 def trace(net, params, x, y, cost, l2=0.0):

@@ -55,6 +55,10 @@ class GradReport(NamedTuple):
                                    break_on_hyphens=False)
         return "\n".join(lines)
 
+    def _repr_html_(self):  # a table in Jupyter
+        from . import _html
+        return _html.grad_report(self)
+
 
 def relative_error(a, b):
     """``max|a - b| / max|b|`` (0 when both are zero)."""

@@ -162,10 +162,10 @@ def playground(path, x=None, y=None, *, hide=(), title=None, notes=(), **setting
     and ``y`` (class labels, or one-hot) train on your own data (``dataset="custom"``).
     ``hide`` lists controls to hide (a lesson page). A URL hash overrides the settings.
     """
-    from .viz import _check_path, _write
-    path = _check_path("playground", path)
+    from .viz_assets import check_path, write
+    path = check_path("playground", path)
     text = html_page(title, x, y, hide, notes, **settings_)
     if len(text.encode()) > MAX_BYTES:
         raise ValueError(f"playground: the page would be {len(text.encode())} bytes, more than "
                          f"{MAX_BYTES}; pass fewer data rows")
-    return _write(path, text)
+    return write(path, text)

@@ -1,8 +1,8 @@
 """The mini-batch order: a keyed pseudo-random permutation of ``[0, n)`` in O(n) work.
 
 ``jax.random.permutation`` sorts n random keys, and on a CPU that sort costs a noticeable
-part of an epoch (docs/bench.md). :func:`permutation` needs no sort: a keyed bijection of ``[0, 2^k)``
-(``2^k >= n``, the smallest such) applied to ``0, 1, ..., 2^k - 1``, keeping the values
+part of an epoch (docs/bench.md). :func:`permutation` needs no sort: a keyed bijection of
+``[0, 2^k)`` (``2^k >= n``, the smallest such) applied to ``0, 1, ..., 2^k - 1``, keeping the values
 below n in order of appearance (a prefix sum and a scatter). That is a permutation of
 ``[0, n)``, in O(n) work, the same on every device.
 

@@ -11,7 +11,6 @@ function with nothing inside but that update: put it in your own ``jax.jit``,
 ``jax.vmap``, ``lax.scan`` or ``shard_map``. :func:`jaxbp.fit` is a ``lax.scan`` of it,
 and so are :func:`jaxbp.fit_epochs`, the sweeps, the demos and the web page's recorder.
 """
-import jax
 import jax.numpy as jnp
 import optax
 

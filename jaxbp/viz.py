@@ -19,10 +19,7 @@ JavaScript and CSS are package data in ``jaxbp/viz_assets/``.
 import json
 import math
 import numbers
-import os
-import tempfile
 from functools import partial
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -33,6 +30,7 @@ from .backprop import _trace
 from .errors import NonFiniteError
 from .step import Step, build
 from ._checks import check_positive_int
+from .viz_assets import check_path as _check_path, write as _write
 
 FORMAT = "jaxbp.viz/1"
 CURVE_POINTS = 1000
@@ -372,30 +370,6 @@ def _shorten(obj):
     if isinstance(obj, dict):
         return {k: _shorten(v) for k, v in obj.items()}
     return obj
-
-
-def _check_path(fn, path):
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"{fn}: path must be a str or os.PathLike, got {type(path).__name__}")
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"{fn}: directory '{path.parent}' does not exist")
-    return path
-
-
-def _write(path, text):
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tmp-")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        umask = os.umask(0o22)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a page is an ordinary file
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return path
 
 
 def _default_title(net, cost, lr, steps):

@@ -1,7 +1,6 @@
 """jaxbp.fit_epochs (Nielsen's SGD over the step): mini-batch coverage with a short last
 batch, agreement with fit, test-set scoring, compilation counts, divergence, errors."""
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 

@@ -368,7 +368,7 @@ def test_history_scrubber_branches(page):
                     learning_rate=1.0, batch_size=4)
     before, _ = run(page, 0, **settings)
     at20 = None
-    for k in range(3):
+    for _ in range(3):
         state = page.page.evaluate("jaxbp.step(10)")
         if state["step"] == 20:
             at20 = state
