@@ -179,3 +179,132 @@ def _no_forward_mode(fn, core, *args):
             f"reverse mode (jax.grad, jax.vjp, jax.jacrev), or jax.hessian / "
             f"jax.jacfwd(jax.grad(...)) for second order, or differentiate net.apply / "
             f"jaxbp.loss (autodiff) for forward mode") from e
+
+
+# ------------------------------------------------------------------ second order
+
+class HessianReport(NamedTuple):
+    """Result of :func:`check_hessian`.
+
+    The Hessian is compared one row block at a time: the block of layer l's ``"W"`` holds
+    the derivatives of dC/dW^l with respect to every parameter. Errors are normwise relative
+    (``max|H - H_ref| / max|H_ref|`` over the block). ``per_layer[l]`` maps ``"W"`` and
+    ``"b"`` to the manual-vs-``jax.hessian`` error and ``"W numeric"``/``"b numeric"`` to the
+    manual-vs-finite-difference error (on sampled columns). ``asymmetry`` is
+    ``max|H - H.T| / max|H|`` of the manual Hessian (a true gradient has a symmetric
+    Jacobian). ``worst`` names the first wrong block in backward order, e.g.
+    ``"layer 0 W"`` (empty when everything agrees): a second-order error in one layer's
+    equations spoils the layers below it, as in the first-order report.
+    """
+    ok: bool
+    manual_vs_autodiff: float
+    manual_vs_numeric: float
+    asymmetry: float
+    per_layer: Tuple[dict, ...]
+    worst: str
+    tolerance: Tuple[float, float]
+
+    def __str__(self):
+        lines = [f"{'layer':>5} {'block':>14} {'vs jax.hessian':>15} {'vs numeric':>12}"]
+        for l, row in enumerate(self.per_layer):
+            for name in ("b", "W"):
+                lines.append(f"{l:>5} {'d(dC/d' + name + ')':>14} {row[name]:15.2e} "
+                             f"{row[name + ' numeric']:12.2e}")
+        lines.append(f"asymmetry |H - H.T| / |H|: {self.asymmetry:.2e}")
+        verdict = "ok" if self.ok else (f"FAILED (first wrong: {self.worst}, the derivatives "
+                                        f"of dC/d{self.worst.split()[-1]} in that layer)")
+        lines.append(f"tolerances {self.tolerance[0]:.0e} (jax.hessian), {self.tolerance[1]:.0e} "
+                     f"(numeric): {verdict}")
+        return "\n".join(lines)
+
+
+def hessian(net, params, x, y, cost, l2=0.0):
+    """The Hessian of the cost by differentiating the hand-written backward pass:
+    ``jax.jacrev(jax.grad(manual_loss(net, cost, l2)))``, as a ``(P, P)`` NumPy array over
+    the parameters flattened in ``jax.flatten_util.ravel_pytree`` order (layer by layer,
+    ``W`` then ``b``). For small nets (at most ``MAX_HESSIAN_PARAMS`` parameters); its
+    eigenvalues tell a saddle (some negative) from a minimum (none)."""
+    cost, x, y, l2 = _checks.prepare("hessian", net, params, x, y, cost, l2)
+    _checks.require_concrete("hessian", "params, x, y and l2", params, x, y, l2)
+    flat, unravel = _flatten("hessian", params)
+    return np.asarray(_manual_hessian(manual_loss(net, cost, float(l2)), unravel, flat, x, y))
+
+
+def check_hessian(net, params, x, y, cost, l2=0.0, loss=None, max_columns=256):
+    """Audit the second derivative of the hand-written backward pass.
+
+    The manual Hessian ``jax.jacrev(jax.grad(loss))`` is compared with ``jax.hessian`` of
+    the autodiff twin (:func:`jaxbp.loss`'s cost) and with central finite differences of
+    the manual gradient ``jax.grad(loss)`` (for up to ``max_columns`` evenly spaced
+    columns). ``loss`` defaults to ``manual_loss(net, cost, l2)``; pass your own
+    ``loss(params, x, y)`` (x and y 2-D in the params dtype, as checked here; a
+    ``jax.custom_vjp`` function, say) to audit its second-order path. Returns a
+    :class:`HessianReport`; ``ok`` when every error is within the dtype's tolerance
+    (``jaxbp.gradcheck.TOLERANCES``). At most ``MAX_HESSIAN_PARAMS`` parameters.
+    """
+    cost, x, y, l2 = _checks.prepare("check_hessian", net, params, x, y, cost, l2)
+    if np.dtype(x.dtype) not in TOLERANCES:
+        raise TypeError(f"check_hessian: params must be float32 or float64 (finite differences "
+                        f"in {x.dtype} cannot check anything), got {x.dtype}")
+    if loss is not None and not callable(loss):
+        raise TypeError(f"check_hessian: loss must be a function loss(params, x, y) or None, "
+                        f"got {type(loss).__name__}")
+    max_columns = _checks.check_positive_int("check_hessian", "max_columns", max_columns)
+    _checks.require_concrete("check_hessian", "params, x, y and l2", params, x, y, l2)
+    flat, unravel = _flatten("check_hessian", params)
+    loss = manual_loss(net, cost, float(l2)) if loss is None else loss
+    manual = np.asarray(_manual_hessian(loss, unravel, flat, x, y), np.float64)
+    auto = np.asarray(jax.jit(jax.hessian(
+        lambda v: _autodiff_loss(net, cost, unravel(v), x, y, l2)))(flat), np.float64)
+    index, numeric = _numeric_columns(loss, unravel, flat, x, y, max_columns)
+    tol_auto, tol_num = TOLERANCES[np.dtype(x.dtype)]
+    per_layer, start = [], 0
+    for layer in params:
+        row = {}
+        for name in ("W", "b"):                            # ravel_pytree's order
+            rows = slice(start, start + layer[name].size)
+            start += layer[name].size
+            row[name] = relative_error(manual[rows], auto[rows])
+            row[name + " numeric"] = relative_error(manual[rows][:, index], numeric[:, rows].T)
+        per_layer.append(row)
+    worst = ""
+    for l in reversed(range(len(per_layer))):
+        for name in ("b", "W"):
+            if not worst and (per_layer[l][name] > tol_auto or per_layer[l][name + " numeric"] > tol_num):
+                worst = f"layer {l} {name}"
+    m_vs_a = relative_error(manual, auto)
+    m_vs_n = relative_error(manual[:, index], numeric.T)
+    asymmetry = relative_error(manual, manual.T)
+    ok = bool(worst == "" and m_vs_a <= tol_auto and m_vs_n <= tol_num)
+    return HessianReport(ok, m_vs_a, m_vs_n, asymmetry, tuple(per_layer), worst, (tol_auto, tol_num))
+
+
+def _flatten(fn, params):
+    flat, unravel = ravel_pytree(tuple(params))
+    if flat.size > MAX_HESSIAN_PARAMS:
+        raise ValueError(f"{fn}: the net has {flat.size} parameters, so its Hessian has "
+                         f"{flat.size}**2 entries; expected at most {MAX_HESSIAN_PARAMS} parameters")
+    return flat, unravel
+
+
+def _flat_grad(loss, unravel, x, y):
+    return lambda v: ravel_pytree(jax.grad(loss)(unravel(v), x, y))[0]
+
+
+def _manual_hessian(loss, unravel, flat, x, y):
+    return jax.jit(jax.jacrev(_flat_grad(loss, unravel, x, y)))(flat)
+
+
+def _numeric_columns(loss, unravel, flat, x, y, max_columns):
+    """Central differences of the manual gradient along up to ``max_columns`` evenly spaced
+    coordinates: ``(index, columns)`` with ``columns[k] ~ H[:, index[k]]``."""
+    grad = _flat_grad(loss, unravel, x, y)
+    index = np.unique(np.linspace(0, flat.size - 1, min(flat.size, max_columns)).astype(int))
+    h = float(jnp.finfo(flat.dtype).eps) ** (1 / 3) * jnp.maximum(1.0, jnp.abs(flat[index]))
+
+    def central(i_h):
+        i, h = i_h
+        return (grad(flat.at[i].add(h)) - grad(flat.at[i].add(-h))) / (2 * h)
+
+    columns = jax.jit(lambda ih: jax.lax.map(central, ih, batch_size=32))((jnp.asarray(index), h))
+    return index, np.asarray(columns, np.float64)

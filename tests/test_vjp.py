@@ -13,7 +13,8 @@ from hypothesis import given, settings, strategies as st
 
 import jaxbp
 from jaxbp.autodiff import kernel as autodiff_loss
-from jaxbp.vjp import manual_loss, manual_vjp
+from jaxbp.backprop import kernel as backprop_kernel
+from jaxbp.vjp import check_hessian, hessian, manual_loss, manual_vjp
 
 HIDDEN = ["sigmoid", "tanh", "relu", "identity"]
 leaves = jax.tree_util.tree_leaves
@@ -244,8 +245,8 @@ def test_forward_over_reverse_hessian_works():
     y = jnp.ones((5, 1)) * 0.25
     flat, unravel = jax.flatten_util.ravel_pytree(params)
     loss = manual_loss(net, "quadratic")
-    got = jax.hessian(lambda v: loss(unravel(v), x, y))(flat)
-    want = jax.hessian(lambda v: autodiff_loss(net, jaxbp.quadratic, unravel(v), x, y, 0.0))(flat)
+    got = jax.jit(jax.hessian(lambda v: loss(unravel(v), x, y)))(flat)
+    want = jax.jit(jax.hessian(lambda v: autodiff_loss(net, jaxbp.quadratic, unravel(v), x, y, 0.0)))(flat)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * np.max(np.abs(want)))
 
 
@@ -280,3 +281,114 @@ def test_bad_inputs_fail_before_tracing():
         loss(params, jnp.ones((4, 2)), jnp.ones((3, 1)))
     with pytest.raises(ValueError, match=r"manual_loss: x contains 1 non-finite value"):
         loss(params, jnp.array([[0.0, jnp.nan]]), jnp.ones((1, 1)))
+
+
+# ------------------------------------------------------------------------ second order
+
+NETS = [((2, 3, 1), ("sigmoid", "sigmoid"), "quadratic", 0.0),
+        ((2, 3, 1), ("tanh", "sigmoid"), "cross_entropy", 0.1),
+        ((3, 4, 3), ("relu", "softmax"), "softmax_cross_entropy", 0.0),
+        ((3, 3, 2, 2), ("tanh", "sigmoid", "identity"), "quadratic", 0.02)]
+
+
+def problem(sizes, activations, cost, seed=0):
+    net, params, x = make(sizes, activations, batch=5, seed=seed)
+    return net, params, x, targets(net, cost, 5, jnp.float64)
+
+
+@pytest.mark.parametrize("sizes,activations,cost,l2", NETS)
+def test_reverse_over_reverse_is_the_autodiff_hessian(sizes, activations, cost, l2):
+    net, params, x, y = problem(sizes, activations, cost)
+    y = jax.nn.one_hot(y, net.sizes[-1]) if cost == "softmax_cross_entropy" else y
+    loss = manual_loss(net, cost, l2)
+    twin = lambda p: autodiff_loss(net, jaxbp.COSTS[cost], p, x, y, l2)
+    v = jax.tree_util.tree_map(jnp.cos, params)
+    hvp = lambda grad: jax.vjp(grad, params)[1](v)[0]   # H v without forward mode
+    both = jax.jit(lambda p: ((jax.jacrev(jax.grad(loss))(p, x, y), hvp(lambda p: jax.grad(loss)(p, x, y))),
+                              (jax.hessian(twin)(p), hvp(jax.grad(twin)))))
+    got, want = both(params)                  # H nested: H[l][name][l'][name']
+    assert_tree_close(got, want, tol=1e-9)
+
+
+def test_hessian_through_manual_vjp_with_a_user_cost():
+    net, params, x = make((2, 3, 2), ("tanh", "sigmoid"))
+    f = manual_vjp(net)
+    C = lambda apply: lambda p: jnp.sum(apply(p, x) ** 3) + user_l1(apply(p, x))
+    both = jax.jit(lambda p: (jax.jacrev(jax.grad(C(f)))(p), jax.hessian(C(net.apply))(p)))
+    assert_tree_close(*both(params), tol=1e-9)
+
+
+@pytest.mark.parametrize("sizes,activations,cost,l2", NETS[1:3])
+def test_check_hessian_passes_a_correct_backward(sizes, activations, cost, l2):
+    net, params, x, y = problem(sizes, activations, cost)
+    report = check_hessian(net, params, x, y, cost, l2)
+    assert report.ok and report.worst == "" and report.manual_vs_autodiff < 1e-12
+    assert report.manual_vs_numeric < 1e-6 and report.asymmetry < 1e-12
+    assert str(report).endswith("ok")
+    flat = hessian(net, params, x, y, cost, l2)
+    assert flat.shape == (sum(l["W"].size + l["b"].size for l in params),) * 2
+
+
+def frozen_layer_loss(net, cost, layer):
+    """A hand-written loss whose *first* derivative is backprop's, but whose fwd computes
+    layer ``layer``'s gradient out of sight of autodiff (stop_gradient): its second
+    derivatives are silently zero -- the classic broken second-order path."""
+    @jax.custom_vjp
+    def loss(params, x, y):
+        return autodiff_loss(net, cost, params, x, y, 0.0)
+
+    def fwd(params, x, y):
+        tr = backprop_kernel(net, cost, params, x, y, 0.0)
+        grads = tuple(jax.lax.stop_gradient(g) if l == layer else g for l, g in enumerate(tr.grads))
+        return tr.loss, grads
+
+    loss.defvjp(fwd, lambda grads, g: (jax.tree_util.tree_map(lambda t: g * t, grads), None, None))
+    return loss
+
+
+@pytest.mark.parametrize("layer", [0, 1])
+def test_check_hessian_names_a_broken_second_order_path(layer):
+    net, params, x, y = problem((3, 3, 2, 2), ("tanh", "sigmoid", "identity"), "quadratic")
+    broken = frozen_layer_loss(net, jaxbp.quadratic, layer)
+    assert_tree_close(jax.grad(broken)(params, x, y), jaxbp.backprop(net, params, x, y, "quadratic")[1])
+    report = check_hessian(net, params, x, y, "quadratic", loss=broken)
+    assert not report.ok and report.worst == f"layer {layer} b"
+    assert f"FAILED (first wrong: layer {layer} b" in str(report)
+    assert report.per_layer[layer]["W"] > 1e-3 and report.per_layer[layer]["W numeric"] > 1e-3
+    assert max(report.per_layer[2]["W"], report.per_layer[2]["b"]) < 1e-12  # the layer above is right
+    assert report.asymmetry > 1e-3                 # and H is not symmetric (1e-16 when right)
+
+
+def test_hessian_eigenvalues_tell_a_saddle_from_a_minimum():
+    """XOR, 2-2-1 sigmoid, quadratic cost. With W1 = 0 every hidden unit is a constant
+    sigmoid(b1), and b2 = -W2 . sigmoid(b1) makes the output 0.5 for all four inputs: every
+    sample's error cancels against another's, so the gradient is exactly zero (worked out
+    by hand: sum_x x_k (0.5 - y) = 0 on XOR) -- but BP2's sigma''(b1) != 0 curves the loss
+    down along W1: a saddle. A trained solution has only positive curvature."""
+    x, y = (jnp.asarray(a, jnp.float64) for a in jaxbp.gates.truth_table("xor"))
+    net = jaxbp.MLP((2, 2, 1))
+    b1, W2 = jnp.array([2.0, 0.8]), jnp.array([[-4.0], [-2.0]])
+    saddle = ({"W": jnp.zeros((2, 2)), "b": b1}, {"W": W2, "b": -(jax.nn.sigmoid(b1) @ W2)})
+    assert max(float(jnp.max(jnp.abs(g))) for g in leaves(jax.grad(manual_loss(net, "quadratic"))(saddle, x, y))) < 1e-15
+    eig = np.linalg.eigvalsh(hessian(net, saddle, x, y, "quadratic"))
+    flat, unravel = jax.flatten_util.ravel_pytree(saddle)
+    want = np.linalg.eigvalsh(jax.hessian(lambda v: autodiff_loss(net, jaxbp.quadratic, unravel(v), x, y, 0.0))(flat))
+    np.testing.assert_allclose(eig, want, rtol=0, atol=1e-12)
+    assert eig[0] < -1e-3 and eig[-1] > 1e-3                     # both signs: a saddle
+    solved, history = jaxbp.fit(net, net.init(jax.random.key(3), dtype=jnp.float64), x, y,
+                                "quadratic", optax.sgd(2.0), steps=3000)
+    assert history[-1] < 1e-3
+    assert np.linalg.eigvalsh(hessian(net, solved, x, y, "quadratic"))[0] > 1e-6   # a minimum
+
+
+def test_second_order_bad_input():
+    net, params, x, y = problem((2, 3, 1), ("sigmoid", "sigmoid"), "quadratic")
+    with pytest.raises(TypeError, match=r"check_hessian: loss must be a function loss\(params, x, y\) or None, got str"):
+        check_hessian(net, params, x, y, "quadratic", loss="manual")
+    with pytest.raises(ValueError, match=r"check_hessian: max_columns must be an int > 0, got 0"):
+        check_hessian(net, params, x, y, "quadratic", max_columns=0)
+    big = jaxbp.MLP((100, 50, 1))
+    with pytest.raises(ValueError, match=r"hessian: the net has 5101 parameters.*at most 4096"):
+        hessian(big, big.init(jax.random.key(0)), jnp.ones((1, 100)), jnp.ones((1, 1)), "quadratic")
+    with pytest.raises(ValueError, match=r"check_hessian: layer 0 expects 2 input features"):
+        check_hessian(net, params, jnp.ones((5, 3)), y, "quadratic")
