@@ -4,7 +4,8 @@
 ``jax.custom_vjp``: any JAX program that differentiates through them -- a user's penalty, an
 optax loss, an MLP inside a bigger model -- runs Nielsen's four equations instead of JAX's
 own autodiff. :func:`check_hessian` audits the second derivative, which JAX gets by
-differentiating the hand-written backward pass itself.
+differentiating the hand-written backward pass itself; :func:`hessian` returns it as a
+matrix (its eigenvalues tell a saddle from a minimum). See docs/vjp.md.
 
 Forward mode does not exist for a ``custom_vjp`` function: ``jax.jvp`` and ``jax.jacfwd``
 applied directly to these functions raise a ``TypeError`` naming the function (never a wrong
@@ -103,19 +104,25 @@ def manual_loss(net, cost, l2=0.0):
     ``jax.value_and_grad(loss)(params, x, y)`` equals ``jaxbp.backprop(net, params, x, y,
     cost, l2)`` bit for bit (called eagerly; under ``jit`` to rounding). Terms can be added:
     ``jax.grad(lambda p: loss(p, x, y) + 1e-3 * l1(p))`` runs BP1-BP4 for the cost and
-    autodiff for the rest. The forward pass runs the whole kernel and keeps its gradient as
-    the residual; the backward pass scales it by the incoming cotangent. Also given:
-    ``dC/dx = mean-weighted delta^1 @ W^1.T`` and ``dC/dy`` (by ``jax.vjp`` of the cost's
+    autodiff for the rest. The forward pass runs the whole kernel (the very function
+    ``backprop`` runs) and keeps its gradient as the residual; the backward pass scales it
+    by the incoming cotangent. Also given: ``dC/dx = delta^1 @ W^1.T / n`` (BP2 carried to
+    the input, each row weighed by the mean) and ``dC/dy`` (by ``jax.vjp`` of the cost's
     value: no BP equation covers the targets).
 
-    Second order: because the residual gradient is *computed* by the hand-written kernel in
-    ``jax.numpy``, ``jax.jacrev(jax.grad(loss))`` (or ``jax.hessian``) differentiates that
-    kernel's code -- the Hessian of the manual backward, not of JAX's. A wrong equation
-    gives a wrong Hessian, and :func:`check_hessian` names the layer.
+    Second order is still the manual backward's: the first derivative is the function
+    ``params -> g * kernel_grads(params)``, and the residual ``kernel_grads`` is *computed*
+    inside the forward rule by the hand-written kernel in ``jax.numpy``. An outer
+    ``jax.grad``/``jax.jacrev`` (or ``jax.hessian``) therefore traces and differentiates
+    that kernel's code -- BP1-BP4 as written -- not a derivation of JAX's own: the Hessian
+    is the exact Jacobian of the manual gradient, so a wrong equation gives a wrong Hessian.
+    (Had the residual been computed out of JAX's sight -- NumPy, a callback,
+    ``stop_gradient`` -- the second derivatives would silently be zero;
+    :func:`check_hessian` catches both and names the layer.)
 
     ``net``, ``cost`` and ``l2`` are checked here, once; ``l2`` is a constant of the loss
-    (a Python number, zero drops the term). Inputs are checked at every call like
-    :func:`jaxbp.backprop` (integer labels for softmax cross-entropy are one-hot encoded).
+    (a concrete number). Inputs are checked at every call like :func:`jaxbp.backprop`
+    (integer labels for softmax cross-entropy are one-hot encoded).
     """
     _check_net("manual_loss", net)
     cost = _checks.resolve_cost("manual_loss", cost, net.activations[-1])
@@ -267,11 +274,9 @@ def check_hessian(net, params, x, y, cost, l2=0.0, loss=None, max_columns=256):
             row[name] = relative_error(manual[rows], auto[rows])
             row[name + " numeric"] = relative_error(manual[rows][:, index], numeric[:, rows].T)
         per_layer.append(row)
-    worst = ""
-    for l in reversed(range(len(per_layer))):
-        for name in ("b", "W"):
-            if not worst and (per_layer[l][name] > tol_auto or per_layer[l][name + " numeric"] > tol_num):
-                worst = f"layer {l} {name}"
+    wrong = [f"layer {l} {name}" for l in reversed(range(len(per_layer))) for name in ("b", "W")
+             if per_layer[l][name] > tol_auto or per_layer[l][name + " numeric"] > tol_num]
+    worst = wrong[0] if wrong else ""
     m_vs_a = relative_error(manual, auto)
     m_vs_n = relative_error(manual[:, index], numeric.T)
     asymmetry = relative_error(manual, manual.T)

@@ -205,7 +205,8 @@ def test_manual_loss_under_jit_vmap_and_one_sample():
     net, params, x = make((2, 3, 2), ("tanh", "softmax"), batch=4)
     labels = jnp.array([0, 1, 1, 0])
     loss = manual_loss(net, "softmax_cross_entropy")
-    twin = lambda p, x, y: autodiff_loss(net, jaxbp.softmax_cross_entropy, p, x[None], jax.nn.one_hot(y, 2)[None], 0.0)
+    twin = lambda p, x, y: autodiff_loss(net, jaxbp.softmax_cross_entropy, p, x[None],
+                                         jax.nn.one_hot(y, 2)[None], 0.0)
     per_sample = jax.vmap(jax.jit(jax.grad(loss)), in_axes=(None, 0, 0))(params, x, labels)
     assert_tree_close(per_sample, jax.vmap(jax.grad(twin), in_axes=(None, 0, 0))(params, x, labels))
 
@@ -275,7 +276,7 @@ def test_bad_inputs_fail_before_tracing():
     bad = (params[0], {"W": jnp.zeros((4, 1)), "b": jnp.zeros(1)})
     with pytest.raises(ValueError, match=r"manual_vjp: layer 1: W has shape \(4, 1\), expected \(3, 1\)"):
         f(bad, jnp.ones((4, 2)))
-    with pytest.raises(ValueError, match=r"manual_vjp: layer 0 expects 2 input features, got x with shape \(4, 3\)"):
+    with pytest.raises(ValueError, match=r"manual_vjp: layer 0 expects 2 input features, got x .*\(4, 3\)"):
         jax.grad(lambda p: jnp.sum(f(p, jnp.ones((4, 3)))))(params)
     with pytest.raises(ValueError, match=r"manual_loss: x has 4 rows but y has 3"):
         loss(params, jnp.ones((4, 2)), jnp.ones((3, 1)))
@@ -371,10 +372,12 @@ def test_hessian_eigenvalues_tell_a_saddle_from_a_minimum():
     net = jaxbp.MLP((2, 2, 1))
     b1, W2 = jnp.array([2.0, 0.8]), jnp.array([[-4.0], [-2.0]])
     saddle = ({"W": jnp.zeros((2, 2)), "b": b1}, {"W": W2, "b": -(jax.nn.sigmoid(b1) @ W2)})
-    assert max(float(jnp.max(jnp.abs(g))) for g in leaves(jax.grad(manual_loss(net, "quadratic"))(saddle, x, y))) < 1e-15
+    grads = jax.grad(manual_loss(net, "quadratic"))(saddle, x, y)
+    assert max(float(jnp.max(jnp.abs(g))) for g in leaves(grads)) < 1e-15
     eig = np.linalg.eigvalsh(hessian(net, saddle, x, y, "quadratic"))
     flat, unravel = jax.flatten_util.ravel_pytree(saddle)
-    want = np.linalg.eigvalsh(jax.hessian(lambda v: autodiff_loss(net, jaxbp.quadratic, unravel(v), x, y, 0.0))(flat))
+    twin = lambda v: autodiff_loss(net, jaxbp.quadratic, unravel(v), x, y, 0.0)
+    want = np.linalg.eigvalsh(jax.hessian(twin)(flat))
     np.testing.assert_allclose(eig, want, rtol=0, atol=1e-12)
     assert eig[0] < -1e-3 and eig[-1] > 1e-3                     # both signs: a saddle
     solved, history = jaxbp.fit(net, net.init(jax.random.key(3), dtype=jnp.float64), x, y,
@@ -385,7 +388,7 @@ def test_hessian_eigenvalues_tell_a_saddle_from_a_minimum():
 
 def test_second_order_bad_input():
     net, params, x, y = problem((2, 3, 1), ("sigmoid", "sigmoid"), "quadratic")
-    with pytest.raises(TypeError, match=r"check_hessian: loss must be a function loss\(params, x, y\) or None, got str"):
+    with pytest.raises(TypeError, match=r"check_hessian: loss must be a function .* or None, got str"):
         check_hessian(net, params, x, y, "quadratic", loss="manual")
     with pytest.raises(ValueError, match=r"check_hessian: max_columns must be an int > 0, got 0"):
         check_hessian(net, params, x, y, "quadratic", max_columns=0)
