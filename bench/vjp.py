@@ -8,8 +8,9 @@ net's output). The only difference is the function inside the loss: ``manual_vjp
 (BP1-BP4 as the VJP) or ``net.apply`` (autodiff). Shapes are W4's (64-30-10, batch 10) and
 W5's (784-100-10, batch 128) from ``bench/workloads.py``, with random data of those shapes
 and the workloads' initial parameters. Rounds are interleaved (manual, autodiff, autodiff,
-manual, ...) so a disturbance hits both; the medians and their ratio are reported, and the
-two loops' final parameters are compared.
+manual, ...) so a disturbance hits both; the medians, their ratio and the median of the
+per-round ratios (each round's two adjacent runs, robust to a slow drift of the machine's
+load) are reported, and the two loops' final parameters are compared.
 
     python -m bench.vjp [--quick] [--rounds N] [--only W4,W5]
 """
@@ -86,17 +87,19 @@ def main(argv=None):
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"jax {jax.__version__}, {platform.machine()}, {os.cpu_count()} cores, "
           f"load average {load:.1f}, {args.rounds} interleaved rounds\n")
-    print("| workload | steps | manual_vjp median (min) | autodiff median (min) | manual ÷ autodiff | final params rel. diff |")
-    print("|---|---|---|---|---|---|")
+    print("| workload | steps | manual_vjp median (min) | autodiff median (min) | manual ÷ autodiff "
+          "(medians) | per-round ratio, median | final params rel. diff |")
+    print("|---|---|---|---|---|---|---|")
     ok = True
     for wid in args.only.split(","):
         w = specs(quick=args.quick)[wid.strip()]
         times, diff = measure(w, args.rounds)
         m, a = statistics.median(times["manual"]), statistics.median(times["autodiff"])
+        paired = statistics.median(t_m / t_a for t_m, t_a in zip(times["manual"], times["autodiff"]))
         print(f"| {w.wid} {'-'.join(map(str, w.sizes))} batch {w.batch} | {w.steps} | "
               f"{m * 1e3:.1f} ms ({min(times['manual']) * 1e3:.1f}) | "
-              f"{a * 1e3:.1f} ms ({min(times['autodiff']) * 1e3:.1f}) | {m / a:.2f} | {diff:.1e} |",
-              flush=True)
+              f"{a * 1e3:.1f} ms ({min(times['autodiff']) * 1e3:.1f}) | {m / a:.2f} | "
+              f"{paired:.2f} | {diff:.1e} |", flush=True)
         ok &= diff < 1e-3
     return 0 if ok else 1
 
