@@ -9,8 +9,9 @@ matrix (its eigenvalues tell a saddle from a minimum). See docs/vjp.md.
 
 Forward mode does not exist for a ``custom_vjp`` function: ``jax.jvp`` and ``jax.jacfwd``
 applied directly to these functions raise a ``TypeError`` naming the function (never a wrong
-number). Forward-over-reverse (``jax.hessian``, ``jax.jacfwd(jax.grad(...))``) works, because
-the outer forward pass then differentiates the backward code, which is plain ``jax.numpy``.
+number); ``jax.linearize`` returns, and its linear map raises JAX's own TypeError when called.
+Forward-over-reverse (``jax.hessian``, ``jax.jacfwd(jax.grad(...))``) works, because the
+outer forward pass then differentiates the backward code, which is plain ``jax.numpy``.
 """
 from functools import partial
 from typing import NamedTuple, Tuple

@@ -239,6 +239,10 @@ def test_forward_mode_is_a_clear_error_never_a_number():
         jax.jacfwd(loss)(params, x, y)
     with pytest.raises(TypeError, match=r"manual_vjp: forward-mode"):
         jax.jit(jax.jacfwd(lambda x: f(params, x)))(x)
+    # jax.linearize returns; its linear map raises JAX's own error when called
+    _, linear = jax.linearize(lambda p: loss(p, x, y), params)
+    with pytest.raises(TypeError, match=r"forward-mode autodiff \(jvp\) to a custom_vjp function"):
+        linear(params)
 
 
 def test_forward_over_reverse_hessian_works():
