@@ -29,12 +29,13 @@ _EXPORTS = {
     **{name: ("slope", name) for name in ("SlopeReport", "slope_test")},
     **{name: ("step", name) for name in ("Step", "make_step")},
     **{name: ("train", name) for name in ("diverged_at", "fit")},
-    **{name: ("vjp", name) for name in ("check_hessian", "manual_loss", "manual_vjp")},
+    **{name: ("vjp", name) for name in ("HessianReport", "check_hessian", "hessian",
+                                        "manual_loss", "manual_vjp")},
     "explain": ("walkthrough", "explain"),
     **{name: (name, None) for name in (
         "activations", "bugs", "costs", "data", "diagnose", "epochs", "examples", "gates",
         "optim", "parallel", "perceptron", "shuffle", "step", "sweep", "train", "viz",
-        "walkthrough", "worksheet")},
+        "vjp", "walkthrough", "worksheet")},
 }
 # "step", "train" and "epochs" are modules; make_step, fit and fit_epochs their functions.
 _EXPORTS.update(step=("step", None), train=("train", None), epochs=("epochs", None))
@@ -86,5 +87,6 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
     from .slope import SlopeReport, slope_test  # noqa: F401
     from .step import Step, make_step  # noqa: F401
     from .train import diverged_at, fit  # noqa: F401
-    from .vjp import check_hessian, manual_loss, manual_vjp  # noqa: F401
+    from . import vjp  # noqa: F401
+    from .vjp import HessianReport, check_hessian, hessian, manual_loss, manual_vjp  # noqa: F401
     from .walkthrough import explain  # noqa: F401

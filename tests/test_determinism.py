@@ -100,7 +100,7 @@ X64_OFF = textwrap.dedent(r"""
     import jax, jax.numpy as jnp, numpy as np, optax
     before = dict(jax.config.values)
     import jaxbp
-    import jaxbp.demos.gates                               # the demos on top too
+    import jaxbp.demos.gates, jaxbp.vjp                    # noqa: E401 (the parts on top too)
     after = dict(jax.config.values)
     changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
     out = {"x64": jax.config.jax_enable_x64, "changed": changed}
