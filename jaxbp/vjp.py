@@ -282,14 +282,16 @@ def check_hessian(net, params, x, y, cost, l2=0.0, loss=None, max_columns=256):
     m_vs_n = relative_error(manual[:, index], numeric.T)
     asymmetry = relative_error(manual, manual.T)
     ok = bool(worst == "" and m_vs_a <= tol_auto and m_vs_n <= tol_num)
-    return HessianReport(ok, m_vs_a, m_vs_n, asymmetry, tuple(per_layer), worst, (tol_auto, tol_num))
+    return HessianReport(ok, m_vs_a, m_vs_n, asymmetry, tuple(per_layer), worst,
+                         (tol_auto, tol_num))
 
 
 def _flatten(fn, params):
     flat, unravel = ravel_pytree(tuple(params))
     if flat.size > MAX_HESSIAN_PARAMS:
         raise ValueError(f"{fn}: the net has {flat.size} parameters, so its Hessian has "
-                         f"{flat.size}**2 entries; expected at most {MAX_HESSIAN_PARAMS} parameters")
+                         f"{flat.size}**2 entries; expected at most {MAX_HESSIAN_PARAMS} "
+                         f"parameters")
     return flat, unravel
 
 
