@@ -294,8 +294,8 @@ def _remember_finite(a):
 def _check_finite(fn, name, a, original):
     """E15: no NaN/inf in the (already cast) ``a``; ``original`` is what the user passed,
     to tell a value that overflowed in the cast (E18) from one that was there already."""
-    if not is_concrete(a) or _known_finite(a):
-        return
+    if not isinstance(a, (jax.Array, np.ndarray)) or not is_concrete(a) or _known_finite(a):
+        return  # traced, a shape-only stand-in, or already known to be finite
     if not _host_readable(a):
         return _check_global(fn, name, a)
     bad = ~np.isfinite(np.asarray(a))
