@@ -31,8 +31,11 @@ from .optim import transform
 from .shuffle import epoch_order
 
 MAX_UNROLL = 16   # the largest contracted size written as an unrolled sum (the rule)
+# How often the vmap rule chose each path (once per compiled program); for tests and the curious.
+TRACES = {"runs_last": 0, "vmap": 0}
 
-__all__ = ["MAX_UNROLL", "attach", "dot", "dot_t", "kernel", "outer", "unsupported"]
+__all__ = ["MAX_UNROLL", "TRACES", "attach", "backprop", "dot", "dot_t", "kernel", "outer",
+           "row_sum", "unsupported"]
 
 
 def unsupported(net, grad, rows):
@@ -220,9 +223,11 @@ def attach(loop, *, net, cost, optimizer, grad, labels, l2_const, steps, batch_s
         rows = x.shape[-2] if batch_size is None else batch_size
         args = (params, x, y, key, values, l2)
         if unsupported(net, grad, rows) is not None:
+            TRACES["vmap"] += 1
             axes = jax.tree_util.tree_map(lambda b: 0 if b else None, tuple(batched))
             out = jax.vmap(loop, in_axes=axes)(*args)
         else:
+            TRACES["runs_last"] += 1
             out = kernel(runs, batched, *args, net=net, cost=cost, optimizer=optimizer,
                          labels=labels, l2_const=l2_const, steps=steps, batch_size=batch_size,
                          record=record)
