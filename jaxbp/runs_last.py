@@ -13,10 +13,11 @@ it is right for softmax and for any optax transformation.
 Where it runs: :func:`attach` wraps a per-run training loop -- ``jaxbp.fit``'s, and
 ``jaxbp.sweep.train_many``'s -- in ``jax.custom_batching.custom_vmap``, so that ``jax.vmap``
 of the loop runs this kernel. The one rule, :func:`unsupported`: the kernel takes loops
-with ``grad="manual"`` whose every contracted size (each layer's fan-in and fan-out, and
-the rows of a batch) is at most :data:`MAX_UNROLL`; every other loop is ``jax.vmap``-ed as
-it is (``grad="autodiff"`` keeps jax.grad's program, and big layers are faster as batched
-matrix products). The wrapped loop also carries a ``jax.custom_jvp`` whose rule is the
+with ``grad="manual"`` whose every sum (over a layer's fan-in, its fan-out, or the rows of
+a batch) has at most :data:`MAX_UNROLL` terms and whose every layer has at most
+:data:`MAX_LAYER` multiply-adds per update (rows x fan-in x fan-out); every other loop is
+``jax.vmap``-ed as it is (``grad="autodiff"`` keeps jax.grad's program, and bigger layers
+are faster as batched matrix products). The wrapped loop also carries a ``jax.custom_jvp`` whose rule is the
 plain loop's derivative, so ``jax.grad`` and ``jax.jvp`` of ``fit`` work as before
 (``custom_vmap`` alone has no reverse mode).
 
@@ -30,25 +31,36 @@ import optax
 from .optim import transform
 from .shuffle import epoch_order
 
-MAX_UNROLL = 16   # the largest contracted size written as an unrolled sum (the rule)
+# The rule (:func:`unsupported`): the largest sum written out term by term (rows, fan-in,
+# fan-out), and the largest layer, in multiply-adds per run and update.
+MAX_UNROLL = 64
+MAX_LAYER = 4096
 # How often the vmap rule chose each path (once per compiled program); for tests and the curious.
 TRACES = {"runs_last": 0, "vmap": 0}
 
-__all__ = ["MAX_UNROLL", "TRACES", "attach", "backprop", "dot", "dot_t", "kernel", "outer",
-           "row_sum", "unsupported"]
+__all__ = ["MAX_LAYER", "MAX_UNROLL", "TRACES", "attach", "backprop", "dot", "dot_t", "kernel",
+           "outer", "row_sum", "unsupported"]
 
 
 def unsupported(net, grad, rows):
     """Why the runs-last kernel does not take a loop (None when it does): the one rule.
 
     ``rows`` is the number of samples per update (the batch size, or n for the full batch).
+    The kernel's work per layer is ``rows * n_in * n_out`` multiply-adds per run done as
+    vector operations over the runs; a batch of matrix products does the same work better
+    once the matrices are big enough. Measured on XLA:CPU (1,024 runs, float32, runs-last
+    time / vmap time): 2-8-1 at 4 rows 0.36, 2-16-1 at 16 rows 0.34, 4-16-4 at 16 rows
+    0.46, 16-16-16 at 16 rows 0.87, 8-64-8 at 32 rows 1.85, 32-32-32 at 32 rows 3.8.
     """
     if grad != "manual":
         return f"grad={grad!r}: jax.vmap of jax.grad's own program"
-    if max(net.sizes) > MAX_UNROLL:
-        return f"a layer of {max(net.sizes)} units > MAX_UNROLL = {MAX_UNROLL}"
-    if rows > MAX_UNROLL:
-        return f"{rows} rows per update > MAX_UNROLL = {MAX_UNROLL}"
+    for l, (n_in, n_out) in enumerate(zip(net.sizes[:-1], net.sizes[1:])):
+        if max(n_in, n_out, rows) > MAX_UNROLL:
+            return (f"layer {l}: a sum over {max(n_in, n_out, rows)} terms > MAX_UNROLL = "
+                    f"{MAX_UNROLL} (rows {rows}, n_in {n_in}, n_out {n_out})")
+        if rows * n_in * n_out > MAX_LAYER:
+            return (f"layer {l}: rows * n_in * n_out = {rows} * {n_in} * {n_out} > MAX_LAYER = "
+                    f"{MAX_LAYER}: batched matrix products are faster")
     return None
 
 
