@@ -108,11 +108,6 @@ def _each(fn, *args):
     return jax.vmap(fn, in_axes=axes, out_axes=-1)(*args)
 
 
-def _with_l2(l2, W):
-    """``l2 * W`` per run (l2 a Python number or an array of shape (R,) or (1,))."""
-    return l2 * W if isinstance(l2, (int, float)) else l2[None, None] * W
-
-
 def backprop(net, cost, params, x, y, l2):
     """Loss ``(R,)``, outputs ``(n, n_out, R)`` and grads (like params) of every run.
 
@@ -123,8 +118,9 @@ def backprop(net, cost, params, x, y, l2):
     for layer, act in zip(params, net.layers):
         zs.append(dot(activations[-1], layer["W"]) + layer["b"][None])
         activations.append(_each(act.fn, zs[-1]))
-    last = net.layers[-1]
-    n = x.shape[0]
+    last, n = net.layers[-1], x.shape[0]
+    l2_term = not (isinstance(l2, (int, float)) and l2 == 0)
+    l2_w = l2 if isinstance(l2, (int, float)) else l2[None, None]  # broadcast over (i, j, R)
     deltas = [_each(lambda z, y: cost.delta(z, y, last), zs[-1], y)]                  # BP1
     for l in reversed(range(len(params) - 1)):
         deltas.insert(0, dot_t(deltas[0], params[l + 1]["W"])
@@ -132,11 +128,10 @@ def backprop(net, cost, params, x, y, l2):
     grads = []
     for l, layer in enumerate(params):
         gW = outer(activations[l], deltas[l]) / n                                     # BP4
-        if not (isinstance(l2, (int, float)) and l2 == 0):
-            gW = gW + _with_l2(l2, layer["W"])
-        grads.append({"W": gW, "b": row_sum(deltas[l]) / n})                   # BP3
+        grads.append({"W": gW + l2_w * layer["W"] if l2_term else gW,
+                      "b": row_sum(deltas[l]) / n})                                   # BP3
     loss = row_sum(_each(lambda z, y: cost.value(z, y, last), zs[-1], y)) / n
-    if not (isinstance(l2, (int, float)) and l2 == 0):
+    if l2_term:
         loss = loss + 0.5 * l2 * sum(jnp.sum(layer["W"] ** 2, axis=(0, 1)) for layer in params)
     return loss, activations[-1], tuple(grads)
 
