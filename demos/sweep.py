@@ -9,7 +9,7 @@ import textwrap
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
-from jaxbp import sweep
+from jaxbp.demos import sweep_grid as sweep
 from jaxbp.demos import options, table
 
 

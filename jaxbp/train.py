@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _checks
+from . import _checks, runs_last
 from .errors import NonFiniteError
 from .optim import Optimizer, describe_rate
 from .shuffle import epoch_order
@@ -50,7 +50,11 @@ def diverged_at(history):
 
 
 def _nan_from_first_bad(history):
-    return jnp.where(jnp.cumsum(~jnp.isfinite(history)) > 0, jnp.nan, history)
+    """``history`` with NaN from its first non-finite entry on (along the last axis)."""
+    steps = jnp.arange(history.shape[-1])
+    first = jnp.min(jnp.where(jnp.isfinite(history), history.shape[-1], steps), axis=-1,
+                    keepdims=True)
+    return jnp.where(steps >= first, jnp.nan, history)
 
 
 @partial(jax.jit, static_argnames=("net", "cost", "optimizer", "grad", "labels", "l2_const",
@@ -61,26 +65,35 @@ def _run(params, x, y, key, values, l2, *, net, cost, optimizer, grad, labels, l
     Python l2 (then ``l2`` is None), else ``l2`` is traced. With ``watch`` (the failure
     path only) the history is ``(losses, whether each step's params were all finite)``."""
     TRACES["fit"] += 1
-    step = Step(net, cost, optimizer, values, l2 if l2_const is None else l2_const, grad, labels)
-    n = x.shape[0]
 
-    def body(carry, i):
-        params, opt_state, perm = carry
-        if batch_size is None:
-            xb, yb = x, y
-        else:  # a new permutation at the start of each epoch, then consecutive slices of it
-            epoch, j = i // (n // batch_size), i % (n // batch_size)
-            perm = jax.lax.cond(j == 0, lambda: epoch_order(key, epoch, n), lambda: perm)
-            idx = jax.lax.dynamic_slice_in_dim(perm, j * batch_size, batch_size)
-            xb, yb = x[idx], y[idx]
-        loss, new_params, opt_state = step(params, opt_state, xb, yb)
-        return (new_params, opt_state, perm), (loss, _finite(params)) if watch else loss
+    def loop(params, x, y, key, values, l2):
+        step = Step(net, cost, optimizer, values, l2 if l2_const is None else l2_const, grad,
+                    labels)
+        n = x.shape[0]
 
-    perm = None if batch_size is None else jnp.zeros((n,), jnp.int32)
-    index = None if batch_size is None else jnp.arange(steps, dtype=jnp.int32)
-    (params, _, _), history = jax.lax.scan(body, (params, step.init(params), perm), index,
-                                           length=steps)
-    return params, history
+        def body(carry, i):
+            params, opt_state, perm = carry
+            if batch_size is None:
+                xb, yb = x, y
+            else:  # a new permutation at the start of each epoch, then consecutive slices of it
+                epoch, j = i // (n // batch_size), i % (n // batch_size)
+                perm = jax.lax.cond(j == 0, lambda: epoch_order(key, epoch, n), lambda: perm)
+                idx = jax.lax.dynamic_slice_in_dim(perm, j * batch_size, batch_size)
+                xb, yb = x[idx], y[idx]
+            loss, new_params, opt_state = step(params, opt_state, xb, yb)
+            return (new_params, opt_state, perm), (loss, _finite(params)) if watch else loss
+
+        perm = None if batch_size is None else jnp.zeros((n,), jnp.int32)
+        index = None if batch_size is None else jnp.arange(steps, dtype=jnp.int32)
+        (params, _, _), history = jax.lax.scan(body, (params, step.init(params), perm), index,
+                                               length=steps)
+        return params, history
+
+    if not watch:  # jax.vmap of fit runs this loop with the runs on the last axis (runs_last)
+        loop = runs_last.attach(loop, net=net, cost=cost, optimizer=optimizer, grad=grad,
+                                labels=labels, l2_const=l2_const, steps=steps,
+                                batch_size=batch_size)
+    return loop(params, x, y, key, values, l2)
 
 
 def fit(net, params, x, y, cost, optimizer, steps, *, batch_size=None, grad="manual", key=None,

@@ -1,11 +1,12 @@
-"""jaxbp.sweep: many XOR runs in one compiled call, and the `jaxbp sweep` demo.
+"""jaxbp.sweep: many XOR runs in one compiled call.
 
-References: jaxbp.fit run one at a time; hand-set weights whose outputs are known; the
-Wilson interval computed by hand and from published tables; the XOR literature's
-success rates (2-2-1 sigmoid, full-batch GD, ~75-83% at 10,000 steps from unit-scale inits).
+References: jaxbp.fit run one at a time; plain jax.vmap of one run's loop; hand-set weights
+whose outputs are known; the Wilson interval computed by hand and from published tables;
+the XOR literature's success rates (2-2-1 sigmoid, full-batch GD, ~75-83% at 10,000 steps
+from unit-scale inits). The demo table (demos/sweep_grid.py) is tested in test_sweep_grid.py.
 """
 import math
-import re
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -13,8 +14,7 @@ import numpy as np
 import pytest
 
 import jaxbp
-from jaxbp import sweep
-from jaxbp.demos import sweep as demo
+from jaxbp import runs_last, sweep
 
 X = jnp.array([[0., 0.], [0., 1.], [1., 0.], [1., 1.]])
 Y = jnp.array([[0.], [1.], [1.], [0.]])
@@ -55,37 +55,26 @@ def test_train_many_equals_fit_one_run_at_a_time():
         assert bool(res.solved[r]) == bool(np.all((out > 0.5) == (Y > 0.5)))
 
 
-@pytest.mark.parametrize("net, cost, l2_cond", [
-    (jaxbp.MLP((2, 2, 1)), "quadratic", False),
-    (jaxbp.MLP((2, 4, 3, 1), hidden="tanh"), "cross_entropy", False),
-    (jaxbp.MLP((2, 3, 1)), "quadratic", True),
+@pytest.mark.parametrize("net, cost", [
+    (jaxbp.MLP((2, 2, 1)), "quadratic"),
+    (jaxbp.MLP((2, 4, 3, 1), hidden="tanh"), "cross_entropy"),
 ])
-def test_runs_last_loop_equals_vmap_fallback(net, cost, l2_cond, monkeypatch):
-    """train_many runs its loop with the runs on the last axis (an interpreter over the
-    per-run step's jaxpr); with that path switched off it falls back to jax.vmap of
-    train_one. Both must give the same runs and the same solved steps -- up to rounding:
-    the unrolled sums round like XLA's dot but not always bit for bit, and a sensitive
-    run amplifies that over hundreds of steps (hence 60 steps here). ``l2_cond``: the
-    net is treated as big enough for weight_decay's ``lax.cond``, which the interpreter
-    must handle too."""
-    from jaxbp import costs
-    train_one = sweep.train_one
-    calls = []
-    monkeypatch.setattr(sweep, "train_one", lambda *a, **k: calls.append(1) or train_one(*a, **k))
-    if l2_cond:
-        monkeypatch.setattr(costs, "SKIP_L2_MIN_WEIGHTS", 1)
+def test_train_many_equals_plain_vmap_of_one_run(net, cost):
+    """train_many runs jax.vmap of run_one, which custom_vmap turns into the runs-last
+    kernel; plain jax.vmap of the same run_one (no rule attached) must give the same runs
+    and the same solved steps -- up to rounding: the unrolled sums round like XLA's dot
+    but not bit for bit, and a sensitive run amplifies that (hence 60 steps here)."""
     params_batch = sweep.init_batch(net, jax.random.key(7), 16, "uniform", dtype=jnp.float64)
     lr = np.geomspace(0.2, 0.8, 16)
-    sweep._train_many.clear_cache()   # trace again, and once more after the test
-    try:
-        fast = sweep.train_many(net, params_batch, X, Y, cost, lr, 60)
-        assert not calls  # the runs-last path was taken
-        monkeypatch.setattr(sweep, "_MAX_UNROLL", 0)   # every dot_general is "unsupported"
-        sweep._train_many.clear_cache()
-        slow = sweep.train_many(net, params_batch, X, Y, cost, lr, 60)
-    finally:
-        sweep._train_many.clear_cache()
-    assert calls  # the fallback ran
+    before = runs_last.TRACES["runs_last"]
+    fast = sweep.train_many(net, params_batch, X, Y, cost, lr, 60)
+    assert runs_last.TRACES["runs_last"] == before + 1   # the kernel ran (a new program)
+    c = jaxbp.COSTS[cost]
+    one = partial(sweep.run_one, net=net, cost=c, optimizer=jaxbp.make_step(net, c, 1.0).optimizer,
+                  steps=60, threshold=0.5)
+    params, solved = jax.jit(jax.vmap(
+        lambda p, rate: one(p, X, Y, None, {"learning_rate": rate}, None)))(params_batch, lr)
+    slow = jax.vmap(partial(sweep._finish, net, c, x=X, y=Y, threshold=0.5))(params, solved)
     for a, b in zip(jax.tree_util.tree_leaves(fast.params), jax.tree_util.tree_leaves(slow.params)):
         np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-12)
     np.testing.assert_array_equal(fast.steps_to_solve, slow.steps_to_solve)
@@ -151,6 +140,7 @@ def test_xor_success_rate_is_in_the_literature_ballpark():
     assert modes[sweep.MODES.index("undecided")] > modes[sweep.MODES.index("one-wrong")]
 
 
+@pytest.mark.slow
 def test_small_init_wide_net_nearly_always_solves():
     # small init U(-0.12, 0.12), cross-entropy, lr 2, 50,000 steps, 2-3-1: > 99% expected
     net = jaxbp.MLP((2, 3, 1))
@@ -189,7 +179,6 @@ def test_init_batch_runs_equal_net_init():
      r"^train_many: params must be a tuple"),
     (lambda n, p: sweep.init_batch(n, jax.random.key(0), 3, "smal"), ValueError,
      r"^init_batch: unknown init 'smal'.*\(did you mean 'small'\?\)"),
-    (lambda n, p: sweep.run_grid(widths=[0]), ValueError, r"^run_grid: widths\[i\] must be an int > 0, got 0"),
 ])
 def test_bad_input(call, error, match):
     net = jaxbp.MLP((2, 2, 1))
@@ -197,48 +186,17 @@ def test_bad_input(call, error, match):
         call(net, sweep.init_batch(net, jax.random.key(0), 3))
 
 
-def test_demo_table_states_its_conditions_and_plots(tmp_path, capsys):
-    png = tmp_path / "rate.png"
-    argv = ["--runs", "40", "--steps", "300", "--widths", "2", "4", "--init", "uniform",
-            "--cost", "cross_entropy", "--lr", "2", "--seed", "3", "--plot", str(png)]
-    assert demo.main(argv) == 0
-    out = capsys.readouterr().out
-    assert "all four XOR outputs are on the right side of 0.5" in out       # criterion, once
-    rows = re.findall(r"^\s*(\d) +(\w+) +(\w+) +(\S+) +(\d+) +(\d+) +(\S+)% \[ *(\S+), *(\S+)\]%",
-                      out, re.M)
-    assert [r[:6] for r in rows] == [("2", "uniform", "cross_entropy", "2", "300", "40"),
-                                     ("4", "uniform", "cross_entropy", "2", "300", "40")]
-    for r in rows:            # rate, then its Wilson interval, both in percent
-        k = round(float(r[6]) * 40 / 100)
-        lo, hi = sweep.wilson_interval(k, 40)
-        assert float(r[7]) == pytest.approx(100 * lo, abs=0.051)
-        assert float(r[8]) == pytest.approx(100 * hi, abs=0.051)
-    image = pytest.importorskip("matplotlib.image").imread(png)
-    assert image.shape[0] > 100 and image.shape[1] > 100
-    assert float(np.std(image[..., :3])) > 0.01          # not blank
-
-
-def test_demo_rejects_bad_options(capsys):
-    assert demo.main(["--runs", "0"]) == 2
-    assert "runs must be an int > 0, got 0" in capsys.readouterr().err
-
-
-def test_default_sweep_takes_the_runs_last_path(monkeypatch):
-    """The fast path must really be taken for the demo's nets: a jax upgrade that breaks the
-    interpreter would otherwise only make the sweep slower, silently."""
-    calls = []
-    train_one = sweep.train_one
-    monkeypatch.setattr(sweep, "train_one", lambda *a, **k: calls.append(1) or train_one(*a, **k))
-    sweep._train_many.clear_cache()
-    try:
-        for width in (2, 8):
-            net = jaxbp.MLP((2, width, 1))
-            params_batch = sweep.init_batch(net, jax.random.key(0), 4, "uniform")
-            for cost in ("quadratic", "cross_entropy"):
-                sweep.train_many(net, params_batch, X, Y, cost, 0.5, 3)
-    finally:
-        sweep._train_many.clear_cache()
-    assert not calls
+def test_default_sweep_takes_the_runs_last_path():
+    """The demo's nets must take the runs-last kernel (the rule says so, and train_many
+    really runs it): a change that lost it would only make the sweep slower, silently."""
+    for width in (2, 3, 4, 8):
+        assert runs_last.unsupported(jaxbp.MLP((2, width, 1)), "manual", 4) is None
+    net = jaxbp.MLP((2, 8, 1))
+    params_batch = sweep.init_batch(net, jax.random.key(0), 4, "uniform")
+    before = runs_last.TRACES["runs_last"]
+    sweep.train_many(net, params_batch, X.astype(jnp.float32), Y.astype(jnp.float32),
+                     "cross_entropy", 0.5, 7)
+    assert runs_last.TRACES["runs_last"] == before + 1
 
 
 def test_wilson_interval_takes_a_jax_count():
