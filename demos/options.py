@@ -137,8 +137,8 @@ SWEEP_INITS = ("default", "normal", "small", "uniform")
 
 
 def _sweep(p: Parser) -> None:
-    p.add_argument("--runs", type=positive_int, default=1000,
-                   help="initialisations per setting (1000)")
+    p.add_argument("--runs", type=positive_int, default=500,
+                   help="initialisations per setting (500)")
     p.add_argument("--steps", type=positive_int, default=10000, help="updates per run (10000)")
     p.add_argument("--widths", type=positive_int, nargs="+", default=[2, 3, 4, 8], metavar="W",
                    help="hidden-layer widths (2 3 4 8)")
