@@ -34,7 +34,7 @@ _EXPORTS = {
     "explain": ("walkthrough", "explain"),
     **{name: (name, None) for name in (
         "activations", "bugs", "costs", "data", "diagnose", "epochs", "examples", "gates",
-        "optim", "parallel", "perceptron", "shuffle", "step", "sweep", "train", "viz",
+        "optim", "parallel", "perceptron", "runs_last", "shuffle", "step", "sweep", "train", "viz",
         "vjp", "walkthrough", "worksheet")},
 }
 # "step", "train" and "epochs" are modules; make_step, fit and fit_epochs their functions.
@@ -73,7 +73,8 @@ sys.modules[__name__].__class__ = _Package
 
 if TYPE_CHECKING:  # what type checkers and IDEs see
     from . import (activations, bugs, costs, data, diagnose, epochs, examples, gates, optim,  # noqa: F401
-                   parallel, perceptron, shuffle, step, sweep, train, viz, walkthrough, worksheet)
+                   parallel, perceptron, runs_last, shuffle, step, sweep, train, viz,
+                   walkthrough, worksheet)
     from .activations import ACTIVATIONS, Activation  # noqa: F401
     from .autodiff import autodiff, loss  # noqa: F401
     from .backprop import Trace, backprop, trace  # noqa: F401
