@@ -133,8 +133,9 @@ def fit(net, params, x, y, cost, optimizer, steps, *, batch_size=None, grad="man
 
     The loop is a plain ``lax.scan`` of the step; ``jax.vmap(fit)`` runs it with the runs
     on the last axis for small nets (:mod:`jaxbp.runs_last`, whose one rule says when).
-    Divergence is found afterwards, in the history; only then are the last finite parameters recovered, by running the steps
-    before the failing one again (a second program, on the failure path only).
+    Divergence is found afterwards, in the history; only then are the last finite
+    parameters recovered, by running the steps before the failing one again (a second
+    program, on the failure path only).
     """
     if debug:
         with jax.debug_nans(True):
