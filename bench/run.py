@@ -6,7 +6,8 @@ once), so none competes with another for the two cores:
 =========  ==============================================================================
 worker     what runs in it
 =========  ==============================================================================
-jax32      jaxbp manual / autodiff / train_many and the fused reference; float32, x64 off
+jax32      jaxbp (`fit` with a number and with optax.sgd in jit, train_many), the plain JAX
+           peers (bench/impl_jax.py) and the fused reference; float32, x64 off
 jax64      the same for W3, with ``JAX_ENABLE_X64=1`` (the x64 choice: a separate process,
            so the float32 workloads never run with x64 on)
 numpy      Nielsen's network.py, NumPy whole-batch, pure Python

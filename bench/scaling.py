@@ -7,7 +7,7 @@ W2  1,024 random initialisations of a 2-2-1 sigmoid XOR net, 5,000 full-batch st
     split over the devices; no communication).
 W5  a 784-100-10 sigmoid MLP (quadratic cost, SGD lr 3, float32) on 60,000 synthetic
     samples, mini-batches of 128, one epoch (468 steps) of data-parallel
-    ``jaxbp.fit(..., mesh=...)`` (each batch split over the devices, gradients all-reduced);
+    ``jaxbp.parallel.fit(..., mesh=...)`` (each batch split over the devices, gradients all-reduced);
     reported as throughput in samples/s.
 
 Every device count runs in its own subprocess started with
@@ -88,7 +88,7 @@ def _worker(quick):
     x, y = jax.device_put(x, rows_sharding), jax.device_put(y, rows_sharding)  # once, not per call
 
     def w5():
-        out["r"] = jax.block_until_ready(jaxbp.fit(
+        out["r"] = jax.block_until_ready(parallel.fit(
             net, params, x, y, w.cost, w.lr, steps=w.steps, batch_size=w.batch,
             key=jax.random.key(w.seed), mesh=mesh))
 

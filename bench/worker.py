@@ -1,9 +1,10 @@
 """One worker process of the bench: ``python -m bench.worker GROUP OUTDIR CONFIG_JSON``.
 
-Groups: ``jax32`` (jaxbp and the fused reference in float32; also draws the shuffling
-permutations for W4/W5 and measures the XLA side of the limits), ``jax64`` (the same for
-the float64 workload W3, run with ``JAX_ENABLE_X64=1``), ``numpy`` (both NumPy peers and
-pure Python), ``torch``, ``scaling`` (``bench.scaling.run``, if that module exists).
+Groups: ``jax32`` (jaxbp, the plain JAX peers and the fused reference in float32; also
+draws the shuffling permutations for W4/W5 and measures the XLA side of the limits),
+``jax64`` (the same for the float64 workload W3, run with ``JAX_ENABLE_X64=1``), ``numpy``
+(both NumPy peers and pure Python), ``torch``, ``scaling`` (``bench.scaling.run``, if that
+module exists).
 
 For each workload: one first call of every implementation (its time is reported as the
 compile/first-call time), then ``repeats`` rounds of timed calls, one call of each
@@ -34,8 +35,8 @@ def _pin(threads):
 
 def _variants(group, threads):
     if group == "jax32" or group == "jax64":
-        from . import fused, impl_jaxbp
-        return {**impl_jaxbp.variants(), **fused.variants()}
+        from . import fused, impl_jax, impl_jaxbp
+        return {**impl_jaxbp.variants(), **impl_jax.variants(), **fused.variants()}
     if group == "numpy":
         from . import impl_numpy, impl_python
         return {**impl_numpy.variants(threads), **impl_python.variants()}
