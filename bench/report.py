@@ -98,6 +98,11 @@ def build(data, meta, gates, notes):
                 summary["notes"].append(f"{k}: the bench's replica of fit's shuffling does not "
                                         f"match jaxbp.fit any more (update bench/impl_jaxbp.py)")
     summary["scaling"] = (data.get("scaling") or {}).get("rows")
+    for r in summary["scaling"] if isinstance(summary["scaling"], list) else []:
+        if isinstance(r, dict) and "error" in r:
+            summary["notes"].append(f"scaling {r['workload']} on {r['devices']} device(s) "
+                                    f"failed: {r['error']}")
+            summary["all_agree"] = False
     return summary
 
 
@@ -301,7 +306,8 @@ def markdown(s):
                     for k, t in times.items()) + " |")
             if how:
                 lines += ["", "XLA: the fastest of its 8 layouts of each product (A or A.T "
-                          "stored, B or B.T stored, C or C.T written); in brackets, which."]
+                          "stored, B or B.T stored, C or C.T written; a full run measures all 8, "
+                          "--quick and --smoke only A @ B); in brackets, which."]
         lines.append("")
     lines += ["## Targets", "", "| target | measured | met |", "|---|---|---|"]
     for name, value, ok in s["targets"]:

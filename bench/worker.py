@@ -163,6 +163,7 @@ def run_group(group, outdir, config):
 def _library_info(group, specs, config):
     from . import limits
     limits.BUDGET = {"smoke": 0.02, "quick": 0.05}.get(config["mode"], 0.2)
+    limits.ALL_LAYOUTS = config["mode"] == "full"
     info = {}
     if group == "jax32":
         import jax
