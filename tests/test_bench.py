@@ -120,7 +120,8 @@ def test_targets_are_ratios_of_medians_in_one_run():
                         jaxbp_optax_autodiff=1.0, jax_autodiff=1.3, jax_manual=1.0),
              "W5": rows(jaxbp_manual=1.0, jaxbp_autodiff=0.9, jaxbp_optax_manual=1.06,
                         jaxbp_optax_autodiff=1.2, jax_autodiff=1.1)}
-    summary = {"meta": {"mode": "quick"}, "table": table, "limits": {}, "gates": (None, "-")}
+    gates = {"gates": [6.0, 2.9, 3.1], "import": [2.0, 1.9, 2.1]}  # first 3.0x, then 1.5x
+    summary = {"meta": {"mode": "quick"}, "table": table, "limits": {}, "gates": (gates, None)}
     met = {name: ok for name, _, ok in report._targets(summary)}
     assert met["W2: manual <= 1.05x autodiff (`fit`, lr a number)"] is True        # 1.00
     assert met["W2: manual <= 1.05x autodiff (`fit`, `optax.sgd`, in `jit`)"] is False  # 1.20
@@ -129,3 +130,5 @@ def test_targets_are_ratios_of_medians_in_one_run():
     assert met["W2: `vmap(fit)`, `optax.sgd` <= 1.15x the hand-written manual step"] is False
     assert met["W5: `fit`, `optax.sgd`, in `jit` <= 1.0x the plain JAX peer (autodiff)"] is True
     assert met["W5: `fit` with `optax.sgd` in `jit` within 5% of `fit` with a number"] is False
+    assert met["`jaxbp gates`, first run (empty cache) <= 2.5x `import jax, jaxbp`"] is False
+    assert met["`jaxbp gates`, a second run <= 1.5x `import jax, jaxbp`"] is True
