@@ -79,9 +79,8 @@ def _time_in_rounds(cells, wid, notes, brief=True):
     always runs first or right after the same other one. Cheap workloads (a round under
     SHORT_ROUND s) get SHORT_FACTOR times the rounds: a 1 ms call is at the mercy of every
     other process on the machine. With ``brief`` (full runs), rounds under BRIEF_ROUND s
-    get BRIEF_FACTOR times: on this shared machine one disturbed stretch of a few calls
-    moved a median of 5 by 10% (W5: 111.7-135.7 ms, median 122.3, where the runs before
-    and after gave 109-112).
+    get BRIEF_FACTOR times: on a shared machine one disturbed stretch of a few calls can
+    move a median of 5 (docs/bench.md, Method).
     Fills each cell's ``times`` and ``out``."""
     rounds = max((c["repeats"] for c in cells), default=0)
     r = 0
