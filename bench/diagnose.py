@@ -21,7 +21,8 @@ Run it with ``JAX_ENABLE_X64=1`` for W3 (float64). The difference between two ru
 the cost of that feature.
 
 ``W2`` (the 1,024-run sweep) gets its own table: the runs-last reference, ``train_many``,
-the plain JAX loops vmapped (:mod:`bench.impl_jax`), and ``jax.jit(jax.vmap(fit))`` with
+the plain JAX loops vmapped (:mod:`bench.impl_jax`), jaxbp's kernel in the plain loop
+(ladder rungs 4 and 2, vmapped), and ``jax.jit(jax.vmap(fit))`` with
 ``optax.sgd`` returning ``(params, history)`` as users call it, returning the params only,
 and with the learning rate as a number.
 
@@ -164,6 +165,11 @@ def diagnose_w2(quick=False):
         peer = jax.jit(jax.vmap(lambda p: impl_jax.train(p, xj, yj, None, grad=grad, tx=tx,
                                                          steps=w.steps)))
         rows.append((f"plain JAX, {grad}", _median(lambda: peer(params), 5)))
+    vg = _kernel("manual", net, COSTS[w.cost])   # jaxbp's BP1-BP4 kernel in the same loops
+    for level, name in ((4, "jaxbp kernel + optax.sgd + scan"), (2, "  no history, p - lr * g")):
+        loop = jax.jit(jax.vmap(lambda p: ladder(p, xj, yj, None, vg=vg, level=level,
+                                                 steps=w.steps, lr=w.lr)))
+        rows.append((name, _median(lambda: loop(params), 5)))
     for grad in ("manual", "autodiff"):
         for name, f in ((f"vmap(fit) {grad}, optax.sgd", lambda p: jaxbp.fit(
                             net, p, xj, yj, w.cost, tx, w.steps, grad=grad)),
