@@ -17,7 +17,7 @@ from .errors import NonFiniteError
 from .network import feedforward
 from .costs import weight_decay
 from .shuffle import epoch_order
-from .step import Step, make_step
+from .step import Step, build
 from .train import _diverged, _key, _rate
 
 TRACES = {"fit_epochs": 0}
@@ -130,7 +130,7 @@ def fit_epochs(net, params, x, y, cost, optimizer, epochs, batch_size, key, *, t
     if on_diverge not in ("raise", "return"):
         raise ValueError(f"{fn}: on_diverge must be 'raise' or 'return', got {on_diverge!r}")
     cost, x, y, _ = _checks.prepare(fn, net, params, x, y, cost, l2)
-    step = make_step(net, cost, optimizer, l2=l2, grad=grad, trainable=trainable)
+    step = build(fn, net, cost, optimizer, l2, grad, trainable)
     params = tuple(params)
     n = x.shape[0]
     epochs = _checks.check_positive_int(fn, "epochs", epochs)

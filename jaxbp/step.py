@@ -85,7 +85,11 @@ def make_step(net, cost, optimizer, *, l2=0.0, grad="manual", trainable=None):
     Returns:
       a :class:`Step`: ``step.init(params)`` and ``step(params, opt_state, x, y)``.
     """
-    fn = "make_step"
+    return build("make_step", net, cost, optimizer, l2, grad, trainable)
+
+
+def build(fn, net, cost, optimizer, l2=0.0, grad="manual", trainable=None):
+    """:func:`make_step` for the public function ``fn`` (named in its error messages)."""
     if not hasattr(net, "sizes") or not hasattr(net, "layers"):
         raise TypeError(f"{fn}: net must be a jaxbp.MLP, got {type(net).__name__}")
     cost = _checks.resolve_cost(fn, cost, net.activations[-1])

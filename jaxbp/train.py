@@ -26,7 +26,7 @@ from . import _checks
 from .errors import NonFiniteError
 from .optim import Optimizer, describe_rate
 from .shuffle import epoch_order
-from .step import Step, make_step
+from .step import Step, build
 
 # How many times fit's kernel has been traced (= compiled); for tests and the curious.
 TRACES = {"fit": 0}
@@ -54,11 +54,12 @@ def _nan_from_first_bad(history):
 
 
 @partial(jax.jit, static_argnames=("net", "cost", "optimizer", "grad", "labels", "l2_const",
-                                   "steps", "batch_size"))
+                                   "steps", "batch_size", "watch"))
 def _run(params, x, y, key, values, l2, *, net, cost, optimizer, grad, labels, l2_const, steps,
-         batch_size):
+         batch_size, watch=False):
     """The unchecked kernel of :func:`fit`: ``(params, history)``. ``l2_const`` is a
-    Python l2 (then ``l2`` is None), else ``l2`` is traced."""
+    Python l2 (then ``l2`` is None), else ``l2`` is traced. With ``watch`` (the failure
+    path only) the history is ``(losses, whether each step's params were all finite)``."""
     TRACES["fit"] += 1
     step = Step(net, cost, optimizer, values, l2 if l2_const is None else l2_const, grad, labels)
     n = x.shape[0]
@@ -72,8 +73,8 @@ def _run(params, x, y, key, values, l2, *, net, cost, optimizer, grad, labels, l
             perm = jax.lax.cond(j == 0, lambda: epoch_order(key, epoch, n), lambda: perm)
             idx = jax.lax.dynamic_slice_in_dim(perm, j * batch_size, batch_size)
             xb, yb = x[idx], y[idx]
-        loss, params, opt_state = step(params, opt_state, xb, yb)
-        return (params, opt_state, perm), loss
+        loss, new_params, opt_state = step(params, opt_state, xb, yb)
+        return (new_params, opt_state, perm), (loss, _finite(params)) if watch else loss
 
     perm = None if batch_size is None else jnp.zeros((n,), jnp.int32)
     index = None if batch_size is None else jnp.arange(steps, dtype=jnp.int32)
@@ -127,7 +128,7 @@ def fit(net, params, x, y, cost, optimizer, steps, *, batch_size=None, grad="man
     if on_diverge not in ("raise", "return"):
         raise ValueError(f"{fn}: on_diverge must be 'raise' or 'return', got {on_diverge!r}")
     cost, x, y, _ = _checks.prepare(fn, net, params, x, y, cost, l2)
-    step = make_step(net, cost, optimizer, l2=l2, grad=grad, trainable=trainable)
+    step = build(fn, net, cost, optimizer, l2, grad, trainable)
     params = tuple(params)
     steps = _check_steps(fn, steps, x.dtype)
     if batch_size is not None:
@@ -144,11 +145,14 @@ def fit(net, params, x, y, cost, optimizer, steps, *, batch_size=None, grad="man
     if not _checks.is_concrete((new_params, history)):
         return new_params, _nan_from_first_bad(history)
     losses = np.asarray(history)
-    bad = np.flatnonzero(~np.isfinite(losses))
-    k = int(bad[0]) if bad.size else (steps if not _all_finite(new_params) else -1)
-    if k < 0:
+    if np.isfinite(losses).all() and _finite(new_params):
         return new_params, history
-    last = params if k <= 1 else run(params, steps=k - 1)[0]  # the steps before the failure
+    # The failure path: the first step whose loss or params are not finite (inf weights can
+    # hide behind a saturated, finite loss), then the params of the step before it.
+    _, (_, finite) = run(params, steps=steps, watch=True)
+    bad = np.flatnonzero(~(np.isfinite(losses) & np.asarray(finite)))
+    k = int(bad[0]) if bad.size else steps
+    last = params if k <= 1 else run(params, steps=k - 1)[0]
     history = jnp.asarray(history).at[k:].set(jnp.nan)
     if on_diverge == "raise":
         raise NonFiniteError(_diverged(fn, k, steps, losses, _rate(optimizer)), step=k,
@@ -185,8 +189,10 @@ def _key(fn, key, batch_size):
     return key if typed else jax.random.wrap_key_data(key)  # one trace for both key styles
 
 
-def _all_finite(tree):
-    return all(np.isfinite(np.asarray(a)).all() for a in jax.tree_util.tree_leaves(tree))
+def _finite(tree):
+    """Whether every leaf of ``tree`` is finite (a traced bool inside a trace)."""
+    leaves = jax.tree_util.tree_leaves(tree)
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(a)) for a in leaves]))
 
 
 def _rate(optimizer):

@@ -89,8 +89,11 @@ def run_fit(case, mesh=None, jit=False):
     params = net.init(jax.random.key(0), dtype=jnp.dtype(dtype))
     x, y = problem(n)
     cost, optimizer = case.pop("cost"), case.pop("optimizer")
-    kwargs = {} if mesh is None else {"mesh": mesh}
-    train = lambda p: jaxbp.fit(net, p, x, y, cost, optimizer, **case, **kwargs)
+    from jaxbp import parallel
+    if mesh is None:
+        train = lambda p: jaxbp.fit(net, p, x, y, cost, optimizer, **case)
+    else:
+        train = lambda p: parallel.fit(net, p, x, y, cost, optimizer, mesh=mesh, **case)
     params, history = (jax.jit(train) if jit else train)(params)
     leaves = jax.tree_util.tree_leaves(params)
     return [np.asarray(a) for a in leaves] + [np.asarray(history)], leaves[0].sharding
@@ -137,12 +140,11 @@ def devices_mode(out, few=False):
     params = net.init(jax.random.key(0), dtype=jnp.float64)
     x, y = problem(6 * d)
     cost, x2, y2, _ = _checks.prepare("fit", net, params, x, y, "quadratic")
-    p, xs, ys, batch_sharding = parallel.place_for_fit("fit", parallel.make_mesh(), params, x2, y2, None)
+    p, xs, ys = parallel.place_for_fit("fit", parallel.make_mesh(), params, x2, y2, None)
     log["place/x_shard_rows"] = sorted(s.data.shape[0] for s in xs.addressable_shards)
     log["place/x_sharding"] = describe(xs.sharding)
     log["place/y_sharding"] = describe(ys.sharding)
     log["place/params_sharding"] = [describe(a.sharding) for a in jax.tree_util.tree_leaves(p)]
-    log["place/batch_sharding"] = describe(batch_sharding)
     log["place/x_equal"] = bool(np.array_equal(np.asarray(xs), np.asarray(x2)))
     # The manual kernel on sharded rows: BP3/BP4 batch sums become cross-device all-reduces.
     hlo = jax.jit(lambda p, x, y: jaxbp.backprop(net, p, x, y, "quadratic")).lower(p, xs, ys) \
@@ -160,8 +162,8 @@ def devices_mode(out, few=False):
     from jaxbp.train import TRACES
     traces = TRACES["fit"]
     xb, yb = problem(6 * d + 1)
-    fit = lambda **kw: jaxbp.fit(net, params, kw.pop("x", x), kw.pop("y", y), "quadratic", 0.5,
-                                 steps=3, **kw)
+    fit = lambda **kw: parallel.fit(net, params, kw.pop("x", x), kw.pop("y", y), "quadratic", 0.5,
+                                    steps=3, **kw)
     record_error(log, "error/full_batch_indivisible", lambda: fit(x=xb, y=yb, mesh=parallel.make_mesh()))
     record_error(log, "error/batch_size_indivisible",
                  lambda: fit(batch_size=d + 1, key=jax.random.key(0), mesh=parallel.make_mesh()))
@@ -225,7 +227,7 @@ def process_mode(process_id, port, out):
         params = net.init(jax.random.key(0), dtype=jnp.float64)
         x, y = problem(6 * d)
         _, x2, y2, _ = _checks.prepare("fit", net, params, x, y, "quadratic")
-        _, xs, _, _ = parallel.place_for_fit("fit", mesh, params, x2, y2, None)
+        _, xs, _ = parallel.place_for_fit("fit", mesh, params, x2, y2, None)
         log["x_fully_addressable"] = bool(xs.is_fully_addressable)
         log["x_local_shard_rows"] = [s.data.shape[0] for s in xs.addressable_shards]
         log["x_local_shards_equal"] = all(
@@ -239,14 +241,14 @@ def process_mode(process_id, port, out):
         gy = jax.make_array_from_process_local_data(sharding, y[half])
         log["local/x_fully_addressable"] = bool(gx.is_fully_addressable)
         params = jaxbp.MLP((3, 5, 2)).init(jax.random.key(0), dtype=jnp.float64)
-        fitted, history = jaxbp.fit(jaxbp.MLP((3, 5, 2)), params, gx, gy, "quadratic", 0.5,
-                                    steps=100, mesh=mesh)
+        fitted, history = parallel.fit(jaxbp.MLP((3, 5, 2)), params, gx, gy, "quadratic", 0.5,
+                                       steps=100, mesh=mesh)
         for i, a in enumerate(jax.tree_util.tree_leaves(fitted)):  # replicated: any shard is all
             arrays[f"local/{i}"] = np.asarray(a.addressable_shards[0].data)
         bad = y[half].copy()
         bad[0, 0] = np.nan if process_id == 1 else bad[0, 0]  # a NaN in process 1's rows only
         gbad = jax.make_array_from_process_local_data(sharding, bad)
-        record_error(log, "local/nan_error", lambda: jaxbp.fit(
+        record_error(log, "local/nan_error", lambda: parallel.fit(
             jaxbp.MLP((3, 5, 2)), params, gx, gbad, "quadratic", 0.5, steps=2, mesh=mesh))
         net = jaxbp.MLP((2, 2, 1))
         gx, gy = XOR

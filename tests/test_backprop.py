@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 import jaxbp
 backprop_module = importlib.import_module("jaxbp.backprop")
+autodiff_module = importlib.import_module("jaxbp.autodiff")
 
 HIDDEN = ("sigmoid", "tanh", "relu", "identity")
 # (output activation, cost): quadratic after every elementwise output, and the matched pairs.
@@ -29,8 +30,13 @@ def targets(rng, cost, n, k, dtype):
     return rng.uniform(0, 1, size=(n, k)).astype(dtype)
 
 
+PER_EXAMPLE = 8  # problems per hypothesis example: one architecture, 8 parameter/data draws
+
+
 @st.composite
 def problems(draw, dtype):
+    """One architecture and batch, and PER_EXAMPLE problems on it stacked on a leading axis
+    (init scale, l2, params and data differ between them): vmapped, they cost about one."""
     depth = draw(st.integers(1, 4))
     output, cost = draw(st.sampled_from(PAIRS))
     widths = [draw(st.sampled_from(WIDTHS)) for _ in range(depth + 1)]
@@ -39,13 +45,28 @@ def problems(draw, dtype):
     hidden = draw(st.sampled_from(HIDDEN))
     net = jaxbp.MLP(tuple(widths), hidden=hidden, output=output)
     batch = draw(st.sampled_from(BATCHES))
-    l2 = draw(st.sampled_from([0.0, 0.1, 5.0]))
-    scale = draw(st.sampled_from([0.1, 1.0, 3.0]))
     seed = draw(st.integers(0, 2**31 - 1))
     rng = np.random.default_rng(seed)
-    params = net.init(jax.random.key(seed), scale=scale, dtype=dtype)
-    x = rng.normal(size=(batch, widths[0])).astype(dtype)
-    return net, params, x, targets(rng, cost, batch, widths[-1], dtype), cost, l2
+    scales = np.array([0.1, 1.0, 3.0])[rng.integers(0, 3, PER_EXAMPLE)]
+    l2 = np.array([0.0, 0.1, 5.0])[rng.integers(0, 3, PER_EXAMPLE)].astype(dtype)
+    keys = jax.random.split(jax.random.key(seed), PER_EXAMPLE)
+    params = [net.init(k, scale=float(s), dtype=dtype) for k, s in zip(keys, scales)]
+    params = jax.tree_util.tree_map(lambda *a: jnp.stack(a), *params)
+    x = rng.normal(size=(PER_EXAMPLE, batch, widths[0])).astype(dtype)
+    y = np.stack([targets(rng, cost, batch, widths[-1], dtype) for _ in range(PER_EXAMPLE)])
+    return net, params, x, y, jaxbp.COSTS[cost], l2
+
+
+def both(problem):
+    """backprop's kernel and jax.value_and_grad of the cost, vmapped over the problems
+    (eager: one-off shapes are cheaper op by op than compiled)."""
+    net, params, x, y, cost, l2 = problem
+    manual = lambda p, x, y, l2: backprop_module.kernel(net, cost, p, x, y, l2)
+    auto = lambda p, x, y, l2: autodiff_module.value_and_grad(net, cost, p, x, y, l2)
+    with jax.disable_jit():
+        tr = jax.vmap(manual)(params, x, y, l2)
+        loss_a, grads_a = jax.vmap(auto)(params, x, y, l2)
+    return tr.loss, tr.grads, loss_a, grads_a
 
 
 def assert_grads_match(manual, auto, rtol, atol):
@@ -55,37 +76,53 @@ def assert_grads_match(manual, auto, rtol, atol):
         np.testing.assert_allclose(m, a, rtol=rtol, atol=atol * max(1.0, float(jnp.max(jnp.abs(a)))))
 
 
+@settings(max_examples=30)  # 240 problems
 @given(problems(np.float64))
 def test_backprop_equals_jax_grad_float64(problem):  # G1
-    net, params, x, y, cost, l2 = problem
-    with jax.disable_jit():  # one-off shapes: eager is faster than compiling 200 programs
-        loss_m, grads_m = jaxbp.backprop(net, params, x, y, cost, l2)
-        loss_a, grads_a = jaxbp.autodiff(net, params, x, y, cost, l2)
+    loss_m, grads_m, loss_a, grads_a = both(problem)
     np.testing.assert_allclose(loss_m, loss_a, rtol=1e-12)
-    assert_grads_match(grads_m, grads_a, rtol=1e-9, atol=1e-12)
+    for i in range(PER_EXAMPLE):  # each problem's leaves against its own scale
+        pick = lambda t: jax.tree_util.tree_map(lambda a: a[i], t)
+        assert_grads_match(pick(grads_m), pick(grads_a), rtol=1e-9, atol=1e-12)
 
 
-@settings(max_examples=100)
+@settings(max_examples=25)  # 200 problems
 @given(problems(np.float32))
 def test_backprop_equals_jax_grad_float32(problem):  # G2
-    net, params, x, y, cost, l2 = problem
-    with jax.disable_jit():
-        loss_m, grads_m = jaxbp.backprop(net, params, x, y, cost, l2)
-        loss_a, grads_a = jaxbp.autodiff(net, params, x, y, cost, l2)
+    loss_m, grads_m, loss_a, grads_a = both(problem)
     assert loss_m.dtype == jnp.float32
     np.testing.assert_allclose(loss_m, loss_a, rtol=1e-5)
-    try:
-        assert_grads_match(grads_m, grads_a, rtol=1e-5, atol=1e-6)
-    except AssertionError:
-        # Where the two float32 results differ by more than that, float32 rounding of a
-        # cancelling sum is the cause: then backprop must be as close to the float64 truth
-        # as jax.grad's float32 result is.
-        params64 = jax.tree_util.tree_map(lambda a: a.astype(np.float64), params)
-        with jax.disable_jit():
-            _, truth = jaxbp.autodiff(net, params64, x.astype(np.float64), y.astype(np.float64), cost, l2)
-        for m, a, t in zip(*(jax.tree_util.tree_leaves(g) for g in (grads_m, grads_a, truth))):
-            err_m, err_a = (float(np.max(np.abs(np.asarray(g, np.float64) - t))) for g in (m, a))
-            assert err_m <= 4 * err_a + 1e-6 * max(1.0, float(np.max(np.abs(t)))), (err_m, err_a)
+    net, params, x, y, cost, l2 = problem
+    for i in range(PER_EXAMPLE):
+        pick = lambda t: jax.tree_util.tree_map(lambda a: a[i], t)
+        try:
+            assert_grads_match(pick(grads_m), pick(grads_a), rtol=1e-5, atol=1e-6)
+        except AssertionError:
+            # Where the two float32 results differ by more than that, float32 rounding of a
+            # cancelling sum is the cause: then backprop must be as close to the float64
+            # truth as jax.grad's float32 result is.
+            p64 = jax.tree_util.tree_map(lambda a: np.asarray(a[i], np.float64), params)
+            with jax.disable_jit():
+                _, truth = jaxbp.autodiff(net, p64, x[i].astype(np.float64),
+                                          y[i].astype(np.float64), cost, float(l2[i]))
+            for m, a, t in zip(*(jax.tree_util.tree_leaves(g) for g in
+                                 (pick(grads_m), pick(grads_a), truth))):
+                err_m, err_a = (float(np.max(np.abs(np.asarray(g, np.float64) - t))) for g in (m, a))
+                assert err_m <= 4 * err_a + 1e-6 * max(1.0, float(np.max(np.abs(t)))), (err_m, err_a)
+
+
+def test_the_public_backprop_is_the_kernel():
+    """backprop = the checks + the jitted kernel: its result equals jax.grad's through the
+    public functions too, on one problem of every (output, cost) pair."""
+    rng = np.random.default_rng(0)
+    for output, cost in PAIRS:
+        net = jaxbp.MLP((3, 4, 2), hidden="tanh", output=output)
+        params = net.init(jax.random.key(1), dtype=jnp.float64)
+        x, y = rng.normal(size=(5, 3)), targets(rng, cost, 5, 2, np.float64)
+        loss_m, grads_m = jaxbp.backprop(net, params, x, y, cost, 0.1)
+        loss_a, grads_a = jaxbp.autodiff(net, params, x, y, cost, 0.1)
+        np.testing.assert_allclose(loss_m, loss_a, rtol=1e-12)
+        assert_grads_match(grads_m, grads_a, rtol=1e-9, atol=1e-12)
 
 
 def xor(dtype=np.float64):
@@ -238,26 +275,3 @@ def test_readme_table_points_at_the_equations():
         assert lines[number - 1].rstrip().endswith(f"# {eq}"), (eq, number)
 
 
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_big_layer_bp4_in_transposed_layout_equals_jax_grad(dtype):
-    """Layers whose BP4 product reaches backprop.OUTER_SUM_MIN_MACS take ``(delta.T @ a).T``
-    (a faster layout for XLA on CPU, kept by an optimization barrier); smaller ones
-    ``a.T @ delta`` as written. Both equal numpy's ``a.T @ delta``, and the gradients of
-    a net with big layers equal jax.grad's."""
-    from jaxbp.backprop import OUTER_SUM_MIN_MACS, _outer_sum
-    net = jaxbp.MLP((200, 90, 10))
-    params = jax.tree_util.tree_map(lambda a: a.astype(dtype), net.init(jax.random.key(4)))
-    x = jax.random.uniform(jax.random.key(5), (64, 200), dtype)
-    y = jax.nn.one_hot(jnp.arange(64) % 10, 10, dtype=dtype)
-    _, manual = jaxbp.backprop(net, params, x, y, "quadratic")
-    _, auto = jaxbp.autodiff(net, params, x, y, "quadratic")
-    tol = dict(rtol=1e-9, atol=0) if dtype == "float64" else dict(rtol=1e-5, atol=1e-6)
-    assert_grads_match(manual, auto, **tol)
-    small = (x[:4, :2], y[:4, :2])                       # 4 x 2 x 2: a W1-sized product
-    assert 64 * 200 * 10 >= OUTER_SUM_MIN_MACS > 4 * 2 * 2
-    for (a, d), big in (((x, y), True), (small, False)):
-        jaxpr = str(jax.make_jaxpr(_outer_sum)(a, d))
-        assert ("optimization_barrier" in jaxpr) == big
-        np.testing.assert_allclose(np.asarray(_outer_sum(a, d), np.float64),
-                                   np.asarray(a, np.float64).T @ np.asarray(d, np.float64),
-                                   **tol)

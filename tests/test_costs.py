@@ -93,32 +93,25 @@ def test_costs_by_name_are_the_module_constants():
                            "softmax_cross_entropy": jaxbp.softmax_cross_entropy}
 
 
-@pytest.mark.parametrize("skip_from", [None, 1])
-def test_weight_decay_traced_l2_zero_and_nonzero_and_vmapped(skip_from, monkeypatch):
-    """Nets of costs.SKIP_L2_MIN_WEIGHTS weights or more skip the L2 sum (lax.cond) when a
-    traced l2 is 0; smaller ones always compute it. The value equals the hand sum
-    0.5 * l2 * sum(W**2) either way, under jit, vmap and grad. (``skip_from=1`` makes
-    this 4-weight net take the cond.)"""
+def test_weight_decay_python_zero_traced_and_vmapped():
+    """One mechanism: a Python zero drops the term (no sum at all); any other l2 -- a Python
+    number or a traced one -- is 0.5 * l2 * sum(W**2) over the weights only, under jit,
+    vmap and grad, with d/dl2 = 0.5 * sum(W**2) also at a traced zero."""
     from jaxbp import costs
-    if skip_from is not None:
-        monkeypatch.setattr(costs, "SKIP_L2_MIN_WEIGHTS", skip_from)
-    decay = lambda p, l2: costs.weight_decay(p, l2)   # a new function: no cached traces
     params = ({"W": jnp.array([[1.0, -2.0]]), "b": jnp.array([5.0, 5.0])},
               {"W": jnp.array([[3.0], [0.5]]), "b": jnp.array([7.0])})
-    assert ("cond[" in str(jax.make_jaxpr(decay)(params, jnp.asarray(0.1)))) == (skip_from == 1)
     squares = 1 + 4 + 9 + 0.25                               # weights only, by hand
-    f = jax.jit(decay)
+    assert costs.weight_decay(params, 0.0) == 0.0 and costs.weight_decay(params, 0) == 0.0
+    assert "integer_pow" not in str(jax.make_jaxpr(lambda p: costs.weight_decay(p, 0.0))(params))
+    assert float(costs.weight_decay(params, 0.1)) == pytest.approx(0.05 * squares)
+    f = jax.jit(costs.weight_decay)
     assert float(f(params, jnp.asarray(0.0))) == 0.0
     np.testing.assert_allclose(float(f(params, jnp.asarray(0.1))), 0.05 * squares, rtol=1e-12)
-    many = jax.vmap(decay, in_axes=(None, 0))(params, jnp.array([0.0, 0.1, 2.0]))
+    many = jax.vmap(costs.weight_decay, in_axes=(None, 0))(params, jnp.array([0.0, 0.1, 2.0]))
     np.testing.assert_allclose(np.asarray(many), [0.0, 0.05 * squares, squares], rtol=1e-12)
     g = jax.grad(lambda p: f(p, jnp.asarray(0.1)))(params)   # d/dW = l2 * W; biases 0
     np.testing.assert_allclose(np.asarray(g[1]["W"]), 0.1 * np.array([[3.0], [0.5]]), rtol=1e-12)
     assert float(jnp.sum(jnp.abs(g[0]["b"]))) == 0.0
-    assert float(decay(params, 0.1)) == pytest.approx(0.05 * squares)   # a plain float
-    # d/dl2 = 0.5 * sum(W**2) everywhere, also at l2 == 0 where the sum is skipped
     for l2 in (0.0, 0.1):
-        assert float(jax.grad(lambda l: decay(params, l))(jnp.asarray(l2))) == \
+        assert float(jax.grad(lambda l: costs.weight_decay(params, l))(jnp.asarray(l2))) == \
             pytest.approx(0.5 * squares, rel=1e-12)
-        assert float(jax.jvp(lambda l: decay(params, l), (jnp.asarray(l2),),
-                             (jnp.asarray(1.0),))[1]) == pytest.approx(0.5 * squares, rel=1e-12)

@@ -165,7 +165,6 @@ def test_rows_split_evenly_over_data_axis(devices_run):
     assert log["place/x_shard_rows"] == [6] * n          # n = 6 * devices rows
     assert log["place/x_sharding"] == {"spec": "P('data',)", "devices": n}
     assert log["place/y_sharding"] == {"spec": "P('data',)", "devices": n}
-    assert log["place/batch_sharding"] == {"spec": "P('data',)", "devices": n}
     assert all(s == {"spec": "P()", "devices": n} for s in log["place/params_sharding"])
     assert log["place/x_equal"]
 
@@ -332,17 +331,17 @@ def test_fit_mesh_errors_before_tracing():
     x, y = _xor()
     with pytest.raises(ValueError, match=r"^fit: mesh must have an axis named 'data', got axes "
                                          r"\('x', 'y'\)"):
-        jaxbp.fit(net, params, x, y, "quadratic", 0.5, steps=2,
-                  mesh=Mesh(np.array(jax.devices()).reshape(1, 1), ("x", "y")))
+        parallel.fit(net, params, x, y, "quadratic", 0.5, steps=2,
+                     mesh=Mesh(np.array(jax.devices()).reshape(1, 1), ("x", "y")))
     with pytest.raises(TypeError, match=r"^fit: mesh must be a jax\.sharding\.Mesh .*got str$"):
-        jaxbp.fit(net, params, x, y, "quadratic", 0.5, steps=2, mesh="data")
+        parallel.fit(net, params, x, y, "quadratic", 0.5, steps=2, mesh="data")
 
 
 def test_one_device_mesh_is_a_no_op():
     net = jaxbp.MLP((2, 2, 1))
     params = net.init(jax.random.key(0), dtype=jnp.float64)
     x, y = _xor()
-    got = jaxbp.fit(net, params, x, y, "quadratic", 2.0, steps=50, mesh=parallel.make_mesh())
+    got = parallel.fit(net, params, x, y, "quadratic", 2.0, steps=50, mesh=parallel.make_mesh())
     want = jaxbp.fit(net, params, x, y, "quadratic", 2.0, steps=50)
     for a, b in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(want)):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=0)
