@@ -4,7 +4,7 @@ Options: ``--profile`` (per XLA operation), below.
 
 Builds the training loop up from the hand-fused reference to what ``fit`` does, one
 feature at a time, and times each rung (median -- or with ``--best`` the minimum -- of 7
-calls after a warm-up, in one process):
+calls after a warm-up, in one process, every rung once per round in alternating order):
 
 1. ``fused``:        bench.fused.sgd -- hand-written BP1-BP4 + ``p - lr * g``, nothing else.
 2. ``kernel``:       the same loop, grads from jaxbp's kernel (``backprop.kernel`` / the
@@ -45,7 +45,7 @@ from jaxbp.autodiff import value_and_grad as autodiff_value_and_grad
 from jaxbp.backprop import kernel as backprop_kernel
 from jaxbp.costs import COSTS
 
-from . import fused, impl_jax
+from . import fused, impl_jax, worker
 from . import workloads as wl
 
 
@@ -53,13 +53,26 @@ BEST = False   # --best: report the minimum instead of the median (a noisy share
 
 
 def _median(f, n=7):
+    """A cell for :func:`_interleaved`: ``f`` is called once now (compiling it), timed later."""
     jax.block_until_ready(f())
-    ts = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        jax.block_until_ready(f())
-        ts.append(time.perf_counter() - t0)
-    return float(np.min(ts)) if BEST else float(np.median(ts))
+    return {"name": "", "run": lambda: jax.block_until_ready(f()), "repeats": n, "times": []}
+
+
+def _interleaved(rows):
+    """``rows`` of ``(name, cell)`` -> ``(name, seconds)``: every cell timed in the bench
+    worker's interleaved ABBA rounds (a change of load on a shared machine hits all rows
+    alike), median -- or with ``--best`` the minimum. A number instead of a cell stays."""
+    cells = []
+    for name, c in rows:
+        if isinstance(c, dict):
+            c["name"] = name
+            cells.append(c)
+    notes = []
+    worker._time_in_rounds(cells, "diagnose", notes, brief=False)
+    if notes:
+        raise RuntimeError(notes[0])
+    pick = np.min if BEST else np.median
+    return [(name, float(pick(c["times"])) if isinstance(c, dict) else c) for name, c in rows]
 
 
 def _kernel(grad, net, cost):
@@ -124,8 +137,8 @@ def diagnose(wid, grad="manual", quick=False):
                                                 lr=lr, train_b=not w.frozen_biases, steps=w.steps)))]
     if not w.frozen_biases:      # the ladder trains every parameter
         for level, name in ((2, "kernel"), (3, "+history"), (4, "+optax")):
-            rows.append((name, _median(lambda: ladder(params, xj, yj, batches, vg=vg, level=level,
-                                                      steps=w.steps, lr=lr))))
+            rows.append((name, _median(lambda level=level: ladder(
+                params, xj, yj, batches, vg=vg, level=level, steps=w.steps, lr=lr))))
     tx = optax.sgd(lr)
     step = jaxbp.make_step(net, w.cost, tx, grad=grad, trainable=kwargs.get("trainable"))
     rows.append(("make_step", _median(lambda: scan_of_step(params, xj, yj, batches, step=step,
@@ -139,7 +152,7 @@ def diagnose(wid, grad="manual", quick=False):
                                                   grad=grad, **kwargs))))
     rows.append(("fit(1 step)", _median(lambda: jaxbp.fit(net, params, xj, yj, w.cost, w.lr, 1,
                                                           grad=grad, **kwargs))))
-    return w, rows
+    return w, _interleaved(rows)
 
 
 def diagnose_w2(quick=False):
@@ -164,12 +177,12 @@ def diagnose_w2(quick=False):
     for grad in ("autodiff", "manual"):
         peer = jax.jit(jax.vmap(lambda p: impl_jax.train(p, xj, yj, None, grad=grad, tx=tx,
                                                          steps=w.steps)))
-        rows.append((f"plain JAX, {grad}", _median(lambda: peer(params), 5)))
+        rows.append((f"plain JAX, {grad}", _median(lambda peer=peer: peer(params), 5)))
     vg = _kernel("manual", net, COSTS[w.cost])   # jaxbp's BP1-BP4 kernel in the same loops
     for level, name in ((4, "jaxbp kernel + optax.sgd + scan"), (2, "  no history, p - lr * g")):
         loop = jax.jit(jax.vmap(lambda p: ladder(p, xj, yj, None, vg=vg, level=level,
                                                  steps=w.steps, lr=w.lr)))
-        rows.append((name, _median(lambda: loop(params), 5)))
+        rows.append((name, _median(lambda loop=loop: loop(params), 5)))
     for grad in ("manual", "autodiff"):
         for name, f in ((f"vmap(fit) {grad}, optax.sgd", lambda p: jaxbp.fit(
                             net, p, xj, yj, w.cost, tx, w.steps, grad=grad)),
@@ -178,8 +191,8 @@ def diagnose_w2(quick=False):
                         ("  lr a number", lambda p: jaxbp.fit(
                             net, p, xj, yj, w.cost, w.lr, w.steps, grad=grad))):
             many = jax.jit(jax.vmap(f))
-            rows.append((name, _median(lambda: many(params), 5)))
-    return w, rows
+            rows.append((name, _median(lambda many=many: many(params), 5)))
+    return w, _interleaved(rows)
 
 
 def profile_fit(wid, grad="manual", quick=False):

@@ -6,10 +6,10 @@ returning ``(params, losses)`` as ``jaxbp.fit`` returns ``(params, history)``:
 * ``jax-autodiff``: the gradient by ``jax.value_and_grad`` of the cost (the 15-line loop);
 * ``jax-manual``: the same loop with BP1-BP4 written plainly in it (no jaxbp).
 
-Timed on W2, where ``jax.vmap`` of the whole loop over the 1,024 inits runs inside one
-``jax.jit``, and W5, one ``jax.jit`` of the loop; mini-batches are the index rows the bench
-hands every implementation (the permutations ``fit`` draws), gathered in the loop as
-``x[idx]``.
+Timed on W2, ``jax.jit(jax.vmap(lambda p: train(p, x, y, ...)))`` over the 1,024 inits
+(x and y closed over, as jaxbp's W2 row calls ``fit``), and W5, one ``jax.jit`` of the loop
+with x, y and the mini-batch indices its arguments; the indices are the rows the bench
+hands every implementation (the permutations ``fit`` draws), gathered as ``x[idx]``.
 """
 import jax
 import jax.numpy as jnp
@@ -77,14 +77,17 @@ def runner(grad):
         idx = None if batches is None else jnp.asarray(batches, jnp.int32)
         tx = optax.sgd(w.lr)
 
-        def loop(p, x, y, idx):
-            return train(p, x, y, idx, grad=grad, tx=tx, steps=w.steps)
-        if w.wid == "W2":
-            loop = jax.vmap(loop, in_axes=(0, None, None, None))
-        compiled = jax.jit(loop)
+        if w.wid == "W2":   # as jaxbp's W2 row calls fit: x and y closed over
+            many = jax.jit(jax.vmap(lambda p: train(p, x, y, None, grad=grad, tx=tx,
+                                                    steps=w.steps)))
+            call = lambda: many(params)  # noqa: E731
+        else:
+            one = jax.jit(lambda p, x, y, idx: train(p, x, y, idx, grad=grad, tx=tx,
+                                                     steps=w.steps))
+            call = lambda: one(params, x, y, idx)  # noqa: E731
 
         def run():
-            new, losses = jax.block_until_ready(compiled(params, x, y, idx))
+            new, losses = jax.block_until_ready(call())
             np.asarray(losses)
             return _numpy(new)
         return run
