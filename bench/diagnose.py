@@ -21,7 +21,8 @@ Run it with ``JAX_ENABLE_X64=1`` for W3 (float64). The difference between two ru
 the cost of that feature.
 
 ``W2`` (the 1,024-run sweep) gets its own table: the runs-last reference, ``train_many``,
-the plain JAX loops vmapped (:mod:`bench.impl_jax`), jaxbp's kernel in the plain loop
+the plain JAX loops vmapped (:mod:`bench.impl_jax`; the manual one also wrapped in its own
+``jax.jit`` inside the ``vmap``, as ``fit``'s compiled loop is), jaxbp's kernel in the plain loop
 (ladder rungs 4 and 2, vmapped), and ``jax.jit(jax.vmap(fit))`` with
 ``optax.sgd`` returning ``(params, history)`` as users call it, returning the params only,
 and with the learning rate as a number.
@@ -178,6 +179,10 @@ def diagnose_w2(quick=False):
         peer = jax.jit(jax.vmap(lambda p: impl_jax.train(p, xj, yj, None, grad=grad, tx=tx,
                                                          steps=w.steps)))
         rows.append((f"plain JAX, {grad}", _median(lambda peer=peer: peer(params), 5)))
+    inner = jax.jit(lambda p, x, y: impl_jax.train(p, x, y, None, grad="manual", tx=tx,
+                                                   steps=w.steps))
+    nested = jax.jit(jax.vmap(lambda p: inner(p, xj, yj)))   # as fit's own jit under vmap
+    rows.append(("  manual, the loop in its own jax.jit", _median(lambda: nested(params), 5)))
     vg = _kernel("manual", net, COSTS[w.cost])   # jaxbp's BP1-BP4 kernel in the same loops
     for level, name in ((4, "jaxbp kernel + optax.sgd + scan"), (2, "  no history, p - lr * g")):
         loop = jax.jit(jax.vmap(lambda p: ladder(p, xj, yj, None, vg=vg, level=level,
