@@ -1,8 +1,7 @@
 """What is achievable: plain SGD hand-fused into one ``jit`` + ``lax.scan`` over the same math
 (BP1-BP4 for sigmoid layers, quadratic or softmax-CE cost), with nothing else in the loop
-body -- no optimizer state, no divergence bookkeeping, no loss history. BP4's product
-uses jaxbp's layout choice (``jaxbp.backprop._outer_sum``), so the two differ only in what
-``fit`` adds around the same arithmetic.
+body -- no optimizer state, no loss history: the floor under every loop of the same
+arithmetic (:mod:`bench.impl_jax` has the plain JAX loops with ``optax`` and the history).
 
 For the sweep W2 the runs go on the *last* axis (params ``(n_in, n_out, runs)``) and each
 tiny matmul is unrolled into broadcast multiply-adds, so every operation is a vector
@@ -14,8 +13,6 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import numpy as np
-
-from jaxbp.backprop import _outer_sum   # a.T @ delta in XLA:CPU's faster layout for big layers
 
 
 def _grads(params, x, y, output, cost, train_b):
@@ -30,7 +27,7 @@ def _grads(params, x, y, output, cost, train_b):
     n = x.shape[0]
     grads = [None] * len(params)
     for l in reversed(range(len(params))):
-        gW = _outer_sum(acts[l], delta) / n                                          # BP4
+        gW = acts[l].T @ delta / n                                                  # BP4
         gb = jnp.mean(delta, axis=0) if train_b else jnp.zeros_like(params[l][1])    # BP3
         grads[l] = (gW, gb)
         if l:

@@ -1,16 +1,18 @@
-"""jaxbp as a user would call it: ``jaxbp.fit`` (manual BP1-BP4 or its autodiff twin), and
-for the sweep W2 also ``jax.jit(jax.vmap(fit))`` and ``jaxbp.sweep.train_many``.
+"""jaxbp as users call it: ``jaxbp.fit`` (manual BP1-BP4 or its autodiff twin) with a number
+as the optimizer (the eager call), and with ``optax.sgd`` inside the user's own
+``jax.jit``; for the sweep W2 both as ``jax.jit(jax.vmap(fit))``, and ``sweep.train_many``.
 
 Every timed call is the public function, validation included, blocked until the result
-is ready and copied to NumPy.
+(params and the loss history) is ready and copied to NumPy.
 """
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 import jaxbp
 
-from .workloads import n_train
+from .workloads import USER_PATHS, n_train
 
 
 def _net(w):
@@ -56,21 +58,38 @@ def check_permutations(w, params0, data, perms):
     return bool(np.isclose(float(history[0]), float(expected), rtol=1e-5))
 
 
-def fit_runner(grad):
+def fit_runner(grad, optax_sgd=False):
+    """``fit`` as users call it. With a number as the optimizer: the eager call (W2:
+    ``jax.jit(jax.vmap(fit))``). With ``optax_sgd``: ``fit(..., optax.sgd(lr), ...)`` inside
+    the user's own ``jax.jit`` (W2: ``jax.jit(jax.vmap(fit))``), x and y its arguments (W2:
+    closed over, as a sweep over XOR would). Every call returns ``(params, history)``."""
     def build(w, params0, data, batches):
         net, params = _net(w), _params(params0)
         x, y = jnp.asarray(data[0]), jnp.asarray(data[1])
-        if w.wid == "W2":
-            many = jax.jit(jax.vmap(lambda p: jaxbp.fit(net, p, x, y, w.cost, w.lr, w.steps,
-                                                         grad=grad)[0]))
-            return lambda: _numpy(jax.block_until_ready(many(params)))
+        optimizer = optax.sgd(w.lr) if optax_sgd else w.lr   # one object: one compilation
         kwargs = _fit_kwargs(w)
+        if w.wid == "W2":
+            many = jax.jit(jax.vmap(lambda p: jaxbp.fit(net, p, x, y, w.cost, optimizer, w.steps,
+                                                         grad=grad)))
+            return lambda: _numpy(_ready(many(params)))
+        if optax_sgd:
+            key = kwargs.pop("key", None)
+            jitted = jax.jit(lambda p, x, y, key: jaxbp.fit(
+                net, p, x, y, w.cost, optimizer, w.steps, grad=grad, key=key, **kwargs))
+            return lambda: _numpy(_ready(jitted(params, x, y, key)))
 
         def run():
-            new, _ = jaxbp.fit(net, params, x, y, w.cost, w.lr, w.steps, grad=grad, **kwargs)
-            return _numpy(jax.block_until_ready(new))
+            return _numpy(_ready(jaxbp.fit(net, params, x, y, w.cost, optimizer, w.steps,
+                                           grad=grad, **kwargs)))
         return run
     return build
+
+
+def _ready(out):
+    """Block on ``(params, history)`` and copy the history to NumPy; the params."""
+    params, history = jax.block_until_ready(out)
+    np.asarray(history)
+    return params
 
 
 def train_many_runner(w, params0, data, batches):
@@ -87,10 +106,14 @@ def variants():
     """name -> (label, {workload id: builder}, slow ids); a builder returns run()."""
     all5 = ("W1", "W2", "W3", "W4", "W5")
     out = {
-        "jaxbp-manual": ("jaxbp manual (`fit`, BP1-BP4)", dict.fromkeys(all5, fit_runner("manual")),
+        "jaxbp-manual": ("jaxbp manual (`fit`, lr a number)", dict.fromkeys(all5, fit_runner("manual")),
                          set()),
-        "jaxbp-autodiff": ("jaxbp autodiff twin (`fit`, jax.grad)",
+        "jaxbp-autodiff": ("jaxbp autodiff twin (`fit`, lr a number)",
                            dict.fromkeys(all5, fit_runner("autodiff")), set()),
+        "jaxbp-optax-manual": ("jaxbp manual (`fit`, `optax.sgd`, in `jit`)",
+                               dict.fromkeys(USER_PATHS, fit_runner("manual", True)), set()),
+        "jaxbp-optax-autodiff": ("jaxbp autodiff twin (`fit`, `optax.sgd`, in `jit`)",
+                                 dict.fromkeys(USER_PATHS, fit_runner("autodiff", True)), set()),
     }
     try:
         jaxbp.sweep.train_many

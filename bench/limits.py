@@ -45,6 +45,7 @@ def counts(w):
 
 
 BUDGET = 0.2   # seconds spent per measurement (after one warm-up call)
+ALL_LAYOUTS = True   # XLA GEMMs in all 8 layouts (full runs); else only A @ B (--quick, --smoke)
 
 
 def _best_time(fn, inner):
@@ -108,14 +109,15 @@ def _formulations(m, k, n):
 
 def gemm_jax(shapes):
     """Per-shape GEMM time inside a compiled loop (4 different left operands, so XLA cannot
-    hoist the product out of the loop), the fastest of :func:`_formulations`; also which
+    hoist the product out of the loop), the fastest of :func:`_formulations` (with
+    ``ALL_LAYOUTS`` off, only ``A @ B``: 40 compilations cost --quick 20-50 s); also which
     formulation that was (``{"mxkxn": seconds}``, ``{"mxkxn": name}``)."""
     import jax
     import jax.numpy as jnp
     out, how = {}, {}
     for m, k, n in shapes:
         reps = max(8, int(2e7 // (2 * m * k * n + 1)))
-        for name, sa, sb, fn in _formulations(m, k, n):
+        for name, sa, sb, fn in _formulations(m, k, n)[:None if ALL_LAYOUTS else 1]:
             a = jax.random.uniform(jax.random.key(0), (4,) + sa, jnp.float32)
             b = jax.random.uniform(jax.random.key(1), sb, jnp.float32)
             shape = jax.eval_shape(fn, a[0], b).shape

@@ -6,7 +6,8 @@ once), so none competes with another for the two cores:
 =========  ==============================================================================
 worker     what runs in it
 =========  ==============================================================================
-jax32      jaxbp manual / autodiff / train_many and the fused reference; float32, x64 off
+jax32      jaxbp (`fit` with a number and with optax.sgd in jit, train_many), the plain JAX
+           peers (bench/impl_jax.py) and the fused reference; float32, x64 off
 jax64      the same for W3, with ``JAX_ENABLE_X64=1`` (the x64 choice: a separate process,
            so the float32 workloads never run with x64 on)
 numpy      Nielsen's network.py, NumPy whole-batch, pure Python
@@ -110,23 +111,35 @@ def torch_available():
 
 
 def gates_cold_start(args):
-    """Seconds for ``python -m jaxbp gates`` from a cold start (import + compile + run)."""
+    """``python -m jaxbp gates`` from a fresh process (import + compile + run), in seconds:
+    ``({"gates": [first, second, ...], "import": [...]}, None)`` or ``(None, why)``.
+
+    The runs share one new, empty cache folder (``XDG_CACHE_HOME``), so the first run
+    starts with no compiled programs cached there and the later ones find what it left;
+    ``import`` times ``python -c "import jax, jaxbp"``, the floor under any run, in between.
+    """
     try:
         import importlib.util
         if importlib.util.find_spec("jaxbp.demos.gates") is None:
             return None, "demos/gates.py does not exist yet"
     except ImportError as e:
         return None, str(e)
-    runs = 1 if args.mode != "full" else 3
-    times = []
+    runs = 2 if args.mode != "full" else 3
+    times = {"gates": [], "import": []}
     env = {k: v for k, v in os.environ.items() if k != "JAX_ENABLE_X64"}
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "jaxbp", "gates"], cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=120)
-        times.append(time.perf_counter() - t0)
-        if proc.returncode != 0:
-            return None, f"`python -m jaxbp gates` exited {proc.returncode}: {proc.stderr[-500:]}"
+    commands = {"gates": [sys.executable, "-m", "jaxbp", "gates"],
+                "import": [sys.executable, "-c", "import jax, jaxbp"]}
+    with tempfile.TemporaryDirectory(prefix="jaxbp-bench-cache-") as cache:
+        env["XDG_CACHE_HOME"] = cache
+        for _ in range(runs):
+            for what in ("gates", "import"):
+                t0 = time.perf_counter()
+                proc = subprocess.run(commands[what], cwd=ROOT, env=env, capture_output=True,
+                                      text=True, timeout=120)
+                times[what].append(time.perf_counter() - t0)
+                if proc.returncode != 0:
+                    return None, (f"`{' '.join(commands[what][1:])}` exited {proc.returncode}: "
+                                  f"{proc.stderr[-500:]}")
     return times, None
 
 

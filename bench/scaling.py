@@ -7,7 +7,7 @@ W2  1,024 random initialisations of a 2-2-1 sigmoid XOR net, 5,000 full-batch st
     split over the devices; no communication).
 W5  a 784-100-10 sigmoid MLP (quadratic cost, SGD lr 3, float32) on 60,000 synthetic
     samples, mini-batches of 128, one epoch (468 steps) of data-parallel
-    ``jaxbp.fit(..., mesh=...)`` (each batch split over the devices, gradients all-reduced);
+    ``jaxbp.parallel.fit(..., mesh=...)`` (each batch split over the devices, gradients all-reduced);
     reported as throughput in samples/s.
 
 Every device count runs in its own subprocess started with
@@ -74,29 +74,41 @@ def _worker(quick):
         out["r"] = jax.block_until_ready(parallel.sharded_sweep(
             net, params_batch, x, y, w.cost, w.lr, w.steps, mesh=mesh))
 
-    median, low, high = _timed(w2)
-    rows.append({"workload": "W2", "devices": devices, "seconds": median, "min": low,
-                 "max": high, "throughput": w.runs * w.steps / median, "unit": "run-steps/s",
-                 "solved": int(np.sum(np.asarray(out["r"].solved))), "runs": w.runs,
-                 "check": float(np.mean(np.asarray(out["r"].loss)))})
+    def w2_row(median):
+        return {"throughput": w.runs * w.steps / median, "unit": "run-steps/s",
+                "solved": int(np.sum(np.asarray(out["r"].solved))), "runs": w.runs,
+                "check": float(np.mean(np.asarray(out["r"].loss)))}
+    rows.append(_row("W2", devices, w2, w2_row))
 
-    w = spec["W5"]  # data-parallel mini-batch training
-    net = jaxbp.MLP(w.sizes, output=w.output)
-    x, y, _, _ = wl.data(w)
-    params, mesh = _params(w), parallel.make_mesh()
-    rows_sharding = NamedSharding(mesh, P("data"))
-    x, y = jax.device_put(x, rows_sharding), jax.device_put(y, rows_sharding)  # once, not per call
+    w5 = spec["W5"]  # data-parallel mini-batch training
+    net5 = jaxbp.MLP(w5.sizes, output=w5.output)
+    x5, y5, _, _ = wl.data(w5)
+    params, mesh5 = _params(w5), parallel.make_mesh()
+    rows_sharding = NamedSharding(mesh5, P("data"))
+    x5, y5 = jax.device_put(x5, rows_sharding), jax.device_put(y5, rows_sharding)  # once
 
-    def w5():
-        out["r"] = jax.block_until_ready(jaxbp.fit(
-            net, params, x, y, w.cost, w.lr, steps=w.steps, batch_size=w.batch,
-            key=jax.random.key(w.seed), mesh=mesh))
+    def w5_run():
+        out["r"] = jax.block_until_ready(parallel.fit(
+            net5, params, x5, y5, w5.cost, w5.lr, steps=w5.steps, batch_size=w5.batch,
+            key=jax.random.key(w5.seed), mesh=mesh5))
 
-    median, low, high = _timed(w5)
-    rows.append({"workload": "W5", "devices": devices, "seconds": median, "min": low,
-                 "max": high, "throughput": w.steps * w.batch / median, "unit": "samples/s",
-                 "check": float(np.asarray(out["r"][1])[-1])})
+    def w5_row(median):
+        return {"throughput": w5.steps * w5.batch / median, "unit": "samples/s",
+                "check": float(np.asarray(out["r"][1])[-1])}
+    rows.append(_row("W5", devices, w5_run, w5_row))
     return rows
+
+
+def _row(workload, devices, fn, fields):
+    """One table row: the timing of ``fn`` and ``fields(median)``; a failure is a row with
+    its ``error`` (the other workload still runs)."""
+    try:
+        median, low, high = _timed(fn)
+        return {"workload": workload, "devices": devices, "seconds": median, "min": low,
+                "max": high, **fields(median)}
+    except Exception as e:  # noqa: BLE001  (reported in the table)
+        return {"workload": workload, "devices": devices,
+                "error": f"{type(e).__name__}: {str(e).splitlines()[0][:150]}"}
 
 
 def run(quick=False):
@@ -126,10 +138,13 @@ def run(quick=False):
 def table(rows):
     """The rows as a Markdown table; "vs 1 device" is the relative difference of ``check``
     (W2: mean final loss of the runs; W5: loss of the last step) from the 1-device row."""
-    first = {r["workload"]: r["check"] for r in rows if r["devices"] == 1}
+    first = {r["workload"]: r["check"] for r in rows if r["devices"] == 1 and "error" not in r}
     lines = ["| workload | devices | median (min-max) s | throughput | check | vs 1 device | solved |",
              "|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['workload']} | {r['devices']} | failed: {r['error']} | | | | |")
+            continue
         solved = f"{r['solved']}/{r['runs']}" if "solved" in r else ""
         ref = first.get(r["workload"])
         diff = f"{abs(r['check'] - ref) / abs(ref):.1e}" if ref else ""

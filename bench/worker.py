@@ -1,9 +1,10 @@
 """One worker process of the bench: ``python -m bench.worker GROUP OUTDIR CONFIG_JSON``.
 
-Groups: ``jax32`` (jaxbp and the fused reference in float32; also draws the shuffling
-permutations for W4/W5 and measures the XLA side of the limits), ``jax64`` (the same for
-the float64 workload W3, run with ``JAX_ENABLE_X64=1``), ``numpy`` (both NumPy peers and
-pure Python), ``torch``, ``scaling`` (``bench.scaling.run``, if that module exists).
+Groups: ``jax32`` (jaxbp, the plain JAX peers and the fused reference in float32; also
+draws the shuffling permutations for W4/W5 and measures the XLA side of the limits),
+``jax64`` (the same for the float64 workload W3, run with ``JAX_ENABLE_X64=1``), ``numpy``
+(both NumPy peers and pure Python), ``torch``, ``scaling`` (``bench.scaling.run``, if that
+module exists).
 
 For each workload: one first call of every implementation (its time is reported as the
 compile/first-call time), then ``repeats`` rounds of timed calls, one call of each
@@ -34,8 +35,8 @@ def _pin(threads):
 
 def _variants(group, threads):
     if group == "jax32" or group == "jax64":
-        from . import fused, impl_jaxbp
-        return {**impl_jaxbp.variants(), **fused.variants()}
+        from . import fused, impl_jax, impl_jaxbp
+        return {**impl_jaxbp.variants(), **impl_jax.variants(), **fused.variants()}
     if group == "numpy":
         from . import impl_numpy, impl_python
         return {**impl_numpy.variants(threads), **impl_python.variants()}
@@ -78,9 +79,8 @@ def _time_in_rounds(cells, wid, notes, brief=True):
     always runs first or right after the same other one. Cheap workloads (a round under
     SHORT_ROUND s) get SHORT_FACTOR times the rounds: a 1 ms call is at the mercy of every
     other process on the machine. With ``brief`` (full runs), rounds under BRIEF_ROUND s
-    get BRIEF_FACTOR times: on this shared machine one disturbed stretch of a few calls
-    moved a median of 5 by 10% (W5: 111.7-135.7 ms, median 122.3, where the runs before
-    and after gave 109-112).
+    get BRIEF_FACTOR times: on a shared machine one disturbed stretch of a few calls can
+    move a median of 5 (docs/bench.md, Method).
     Fills each cell's ``times`` and ``out``."""
     rounds = max((c["repeats"] for c in cells), default=0)
     r = 0
@@ -162,6 +162,7 @@ def run_group(group, outdir, config):
 def _library_info(group, specs, config):
     from . import limits
     limits.BUDGET = {"smoke": 0.02, "quick": 0.05}.get(config["mode"], 0.2)
+    limits.ALL_LAYOUTS = config["mode"] == "full"
     info = {}
     if group == "jax32":
         import jax

@@ -27,6 +27,10 @@ MAZUR = dict(W1=[[.15, .25], [.20, .30]], b1=[.35, .35], W2=[[.40, .50], [.45, .
 # not the sequential variant behind the post's printed 0.0000351085).
 MAZUR_ERROR_10K = 3.5101877e-05
 
+# The workloads timed on every path a user takes (jaxbp with a number and with optax.sgd in
+# the user's jit, the plain JAX peers): the sweep and the throughput workload.
+USER_PATHS = ("W2", "W5")
+
 
 @dataclasses.dataclass(frozen=True)
 class Workload:
