@@ -33,7 +33,6 @@ and with the learning rate as a number.
 import argparse
 import os
 import sys
-import time
 from functools import partial
 
 import jax

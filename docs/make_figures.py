@@ -13,7 +13,7 @@ from pathlib import Path
 
 import jaxbp
 from jaxbp import gates as gate_tables
-from jaxbp.demos import digits, gates, sweep, xnor
+from jaxbp.demos import digits, gates, sweep, sweep_grid, xnor
 
 DOCS = Path(__file__).resolve().parent
 
@@ -40,7 +40,7 @@ def digits_png() -> None:
 
 
 def sweep_png() -> None:
-    rows = jaxbp.sweep.run_grid((2, 3, 4, 8), ("small", "uniform"),
+    rows = sweep_grid.run_grid((2, 3, 4, 8), ("small", "uniform"),
                                 ("quadratic", "cross_entropy"), (0.5, 2.0), runs=200,
                                 steps=10000, seed=0)
     sweep.figure(rows).savefig(DOCS / "sweep.png", dpi=80)

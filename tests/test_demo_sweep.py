@@ -7,7 +7,7 @@ import pytest
 
 from jaxbp import sweep
 from jaxbp.demos import sweep as demo
-from jaxbp.demos import table
+from jaxbp.demos import sweep_grid, table
 
 ARGV = ["--runs", "40", "--steps", "300", "--widths", "2", "4", "--init", "uniform",
         "--cost", "cross_entropy", "--lr", "2", "--seed", "3"]
@@ -53,7 +53,7 @@ def test_plot(printed):
 
 def test_figure_labels():
     pytest.importorskip("matplotlib")
-    rows = sweep.run_grid([2], ["uniform"], ["quadratic"], [2.0], runs=8, steps=50)
+    rows = sweep_grid.run_grid([2], ["uniform"], ["quadratic"], [2.0], runs=8, steps=50)
     fig = demo.figure(rows)
     ax = fig.axes[0]
     assert ax.get_xlabel() == "updates t" and ax.get_ylabel() == "% of 8 runs solved"
