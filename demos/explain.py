@@ -10,9 +10,10 @@ post's printed figures, and shows which figures come from which method and why.
 The demo turns on float64 (``jax_enable_x64``) at start, because the figures are compared
 to 9 significant digits; ``--float32`` keeps float32 (7 digits).
 """
-import argparse
 import sys
 import textwrap
+
+from jaxbp.demos import options
 
 # Figures as printed in the sources (quoted, to compare with; never used to compute).
 MAZUR_POST = {
@@ -43,7 +44,7 @@ EXAMPLES = {"mazur": "mazur", "no-bias-221": "no_bias_221", "no_bias_221": "no_b
 
 
 def _parser():
-    p = argparse.ArgumentParser(
+    p = options.Parser(  # one-line errors, like the other demos
         prog="jaxbp explain",
         description=__doc__.split("\n\n")[1].replace("``", "'").replace(":func:`", "").replace("`", ""),
         epilog="Examples: jaxbp explain mazur; jaxbp explain mazur --as-published; "
@@ -54,7 +55,8 @@ def _parser():
                         "post's figures")
     p.add_argument("--bug", metavar="NAME", help="a wrong backward pass from jaxbp.bugs (e.g. "
                    "batch_sum; 'list' lists them): its numbers beside the right ones")
-    p.add_argument("--steps", type=int, default=10000, help="length of the long run (10000)")
+    p.add_argument("--steps", type=options.positive_int, default=10000,
+                   help="length of the long run (10000)")
     p.add_argument("--markdown", action="store_true", help="Markdown with LaTeX ($$...$$)")
     p.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
     p.add_argument("--html", metavar="FILE", help="also write an interactive HTML page "
@@ -149,7 +151,12 @@ def no_bias_note(markdown=False, as_published=False):
 
 
 def main(argv=None):
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    for flag, path, suffixes in (("--out", args.out, None), ("--html", args.html, (".html", ".htm"))):
+        problem = path and options.check_output(path, suffixes)
+        if problem:  # before any work
+            parser.error(f"argument {flag}: {problem}")
     import jax
     if not args.float32:
         jax.config.update("jax_enable_x64", True)

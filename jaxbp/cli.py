@@ -120,7 +120,8 @@ def run(name: str, rest: List[str]) -> int:
         print(f"{prog}: error: this installation of jaxbp has no '{name}' command yet",
               file=sys.stderr)
         return 2
-    enable_compilation_cache(cache_dir())
+    if not {"-h", "--help"} & set(rest):  # a demo's own --help needs no JAX
+        enable_compilation_cache(cache_dir())
     try:
         return int(module.main(rest) or 0)
     except BrokenPipeError:        # the reader went away ('jaxbp sweep | head'): stop quietly
