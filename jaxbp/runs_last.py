@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import optax
 
 from .optim import transform
-from .shuffle import epoch_order
+from .shuffle import epoch_order, next_batch
 
 # The rule (:func:`unsupported`): the largest sum written out term by term (rows, fan-in,
 # fan-out), and the largest layer, in multiply-adds per run and update.
@@ -194,10 +194,9 @@ def kernel(runs, batched, params, x, y, key, values, l2, *, net, cost, optimizer
         params, opt_state, perm = carry
         if batch_size is None:
             xb, yb = x, y
-        else:  # a new permutation at the start of each epoch, then consecutive slices of it
-            epoch, j = i // (n // batch_size), i % (n // batch_size)
-            perm = jax.lax.cond(j == 0, lambda: order(epoch), lambda: perm)
-            idx = jax.lax.dynamic_slice_in_dim(perm, j * batch_size, batch_size)[:, None]
+        else:
+            idx, perm = next_batch(order, i, batch_size, n, perm)
+            idx = idx[:, None]
             xb, yb = (jnp.take_along_axis(a, idx, axis=0) for a in (x, y))
         loss, outputs, grads = backprop(net, cost, params, xb, yb, l2)
         params, opt_state = update(grads, opt_state, params, values)

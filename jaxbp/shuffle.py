@@ -63,3 +63,14 @@ def epoch_order(key, epoch, n):
     """The order in which :func:`jaxbp.fit` and :func:`jaxbp.fit_epochs` visit the n
     samples in epoch ``epoch`` (0-based): ``permutation(jax.random.fold_in(key, epoch), n)``."""
     return permutation(jax.random.fold_in(key, epoch), n)
+
+
+def next_batch(order, i, batch_size, n, perm):
+    """The samples of training step ``i`` and the epoch's permutation ``perm``: at the start
+    of each epoch ``order(epoch)`` draws a new permutation (samples on its first axis), and
+    each step takes the next ``batch_size`` of it. Returns ``(indices, perm)``; the last
+    ``n % batch_size`` samples of a permutation sit that epoch out."""
+    per_epoch = n // batch_size
+    epoch, j = i // per_epoch, i % per_epoch
+    perm = jax.lax.cond(j == 0, lambda: order(epoch), lambda: perm)
+    return jax.lax.dynamic_slice_in_dim(perm, j * batch_size, batch_size), perm

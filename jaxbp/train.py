@@ -25,7 +25,7 @@ import numpy as np
 from . import _checks, runs_last
 from .errors import NonFiniteError
 from .optim import Optimizer, describe_rate
-from .shuffle import epoch_order
+from .shuffle import epoch_order, next_batch
 from .step import Step, build
 
 # How many times fit's kernel has been traced (= compiled); for tests and the curious.
@@ -75,10 +75,9 @@ def _run(params, x, y, key, values, l2, *, net, cost, optimizer, grad, labels, l
             params, opt_state, perm = carry
             if batch_size is None:
                 xb, yb = x, y
-            else:  # a new permutation at the start of each epoch, then consecutive slices of it
-                epoch, j = i // (n // batch_size), i % (n // batch_size)
-                perm = jax.lax.cond(j == 0, lambda: epoch_order(key, epoch, n), lambda: perm)
-                idx = jax.lax.dynamic_slice_in_dim(perm, j * batch_size, batch_size)
+            else:
+                order = lambda epoch: epoch_order(key, epoch, n)
+                idx, perm = next_batch(order, i, batch_size, n, perm)
                 xb, yb = x[idx], y[idx]
             loss, new_params, opt_state = step(params, opt_state, xb, yb)
             return (new_params, opt_state, perm), (loss, _finite(params)) if watch else loss
