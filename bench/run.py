@@ -13,6 +13,7 @@ jax64      the same for W3, with ``JAX_ENABLE_X64=1`` (the x64 choice: a separat
 numpy      Nielsen's network.py, NumPy whole-batch, pure Python
 torch      PyTorch eager (skipped with a note when torch is not importable)
 scaling    ``bench.scaling.run(quick=...)``, if bench/scaling.py exists
+vjp        ``python -m bench.vjp``: a user's loop through ``jaxbp.manual_vjp`` vs ``net.apply``
 =========  ==============================================================================
 
 Threads: every worker is pinned to the first ``--threads`` cores and each library is told
@@ -56,7 +57,7 @@ def parse(argv):
                    help="cores (and library threads) per worker; default 1, see above")
     p.add_argument("--repeats", type=int, help="timed runs after the first call")
     p.add_argument("--only", default="W1,W2,W3,W4,W5", help="workloads, e.g. W1,W3")
-    p.add_argument("--skip", default="", help="workers to skip, e.g. torch,scaling,gates")
+    p.add_argument("--skip", default="", help="workers to skip, e.g. torch,scaling,gates,vjp")
     p.add_argument("--verbose", action="store_true", help="echo the workers' progress")
     p.add_argument("--keep-blas-env", action="store_true",
                    help="keep OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE in the peers' workers")
@@ -143,6 +144,18 @@ def gates_cold_start(args):
     return times, None
 
 
+def vjp_section(args):
+    """``python -m bench.vjp`` (issue 14's benchmark: a user's loop whose gradient runs
+    through ``jaxbp.manual_vjp`` vs the same on ``net.apply``) as a report section."""
+    print("[bench] running bench.vjp ...", file=sys.stderr)
+    cmd = [sys.executable, "-m", "bench.vjp"] + (["--quick"] if args.mode == "quick" else [])
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    body = proc.stdout.strip() if proc.returncode == 0 else f"failed: {proc.stderr[-500:]}"
+    return ("\n\n## BP1-BP4 as jax.custom_vjp inside a user's loop (bench/vjp.py)\n\n"
+            "Target (issue 14): the hand-written backward no slower than autodiff "
+            "(manual ÷ autodiff <= 1.0).\n\n" + body + "\n")
+
+
 def main(argv=None):
     args = parse(sys.argv[1:] if argv is None else argv)
     t_start = time.perf_counter()
@@ -178,6 +191,8 @@ def main(argv=None):
             "walls": {g: {"wall": d["wall"]} for g, d in data.items() if d and "wall" in d}}
     summary = report.build(data, meta, gates, notes)
     text = report.markdown(summary)
+    if "vjp" not in args.skip and args.mode != "smoke":
+        text += vjp_section(args)
     print(text)
     if args.out:
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
