@@ -62,7 +62,7 @@ def elementwise(z, y, one_hot):
     return out
 
 
-@settings(max_examples=200)
+@settings(max_examples=80)
 @given(blocks)
 @example(ALL_FIXED)
 def test_G5_activations_and_costs_are_finite(z64):
@@ -117,7 +117,7 @@ def network_grads_finite(x, y, one_hot):
     return jnp.stack(flags).reshape(-1, 2)
 
 
-@settings(max_examples=100)
+@settings(max_examples=40)
 @given(blocks)
 @example(ALL_FIXED)
 def test_G5_manual_and_autodiff_grads_are_finite(x64):
@@ -163,7 +163,7 @@ def test_G6_softmax_ce_uniform_rows_is_log_k(dtype, k):
     np.testing.assert_allclose(value, np.log(k), rtol=2 * np.finfo(dtype).eps, atol=0)
 
 
-@settings(max_examples=200)
+@settings(max_examples=80)
 @given(hnp.arrays(np.float64, (4, 5), elements=st.floats(-30, 30)),
        st.lists(st.integers(0, 4), min_size=4, max_size=4))
 def test_G6_softmax_ce_is_shift_invariant(z, labels):
