@@ -17,6 +17,7 @@ import numpy as np
 import jaxbp
 from jaxbp import gates
 from jaxbp.demos import descent, options
+from jaxbp.demos.gates import _line  # the same line-drawing helper as the gates picture
 
 ROWS = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
 
@@ -174,15 +175,6 @@ def figure(net: Any, hand: tuple, learned: tuple, seed: int) -> Any:
     fig.legend(handles=key, loc="outside lower center", ncol=3, fontsize=8)
     fig.suptitle("XNOR with a 2-2-1 sigmoid net: the hidden units' lines, hand-set and learned")
     return fig
-
-
-def _line(ax: Any, w: np.ndarray, b: float, **style: Any) -> None:
-    """Draw the line w[0] * x1 + w[1] * x2 + b = 0 across the plotting square."""
-    t = np.linspace(-0.5, 1.5, 2)
-    if abs(w[1]) >= abs(w[0]) and w[1] != 0:
-        ax.plot(t, -(w[0] * t + b) / w[1], **style)
-    elif w[0] != 0:
-        ax.plot(-(w[1] * t + b) / w[0], t, **style)
 
 
 def plot(net: Any, hand: tuple, learned: tuple, seed: int, path: str) -> None:
