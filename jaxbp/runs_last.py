@@ -29,6 +29,7 @@ import jax.numpy as jnp
 import optax
 
 from .optim import transform
+from .progress import scan
 from .shuffle import epoch_order, next_batch
 
 # The rule (:func:`unsupported`): the largest sum written out term by term (rows, fan-in,
@@ -163,13 +164,13 @@ def _last(a, batched, runs):
 
 
 def kernel(runs, batched, params, x, y, key, values, l2, *, net, cost, optimizer, labels,
-           l2_const, steps, batch_size, record=None):
+           l2_const, steps, batch_size, record=None, report=None):
     """The loop of ``jaxbp.fit`` for ``runs`` runs at once: ``(params, history)``, runs first.
 
     ``batched`` says, like the arguments, which of them carry a leading run axis (as
     ``custom_vmap`` hands them over). ``history[r, i]`` is ``record(loss, outputs, y)`` of
     run r's step i (the loss, outputs and targets of the batch before its update), or the
-    loss when ``record`` is None. The arguments are those of ``fit``'s kernel
+    loss when ``record`` is None; ``report`` as in :func:`jaxbp.progress.scan`. The arguments are those of ``fit``'s kernel
     (``jaxbp.train._run``): ``l2`` is None when ``l2_const`` is a Python number.
     """
     b_params, b_x, b_y, b_key, b_values, b_l2 = batched
@@ -204,19 +205,20 @@ def kernel(runs, batched, params, x, y, key, values, l2, *, net, cost, optimizer
         return (params, opt_state, perm), out
 
     perm = None if batch_size is None else jnp.zeros((n, runs if b_key else 1), jnp.int32)
-    index = None if batch_size is None else jnp.arange(steps, dtype=jnp.int32)
-    (params, _, _), history = jax.lax.scan(body, (params, opt_state, perm), index, length=steps)
+    (params, _, _), history = scan(body, (params, opt_state, perm), steps, report)
     first = lambda a: jnp.moveaxis(a, -1, 0)
     return jax.tree_util.tree_map(first, params), jax.tree_util.tree_map(first, history)
 
 
-def attach(loop, *, net, cost, optimizer, grad, labels, l2_const, steps, batch_size, record=None):
+def attach(loop, *, net, cost, optimizer, grad, labels, l2_const, steps, batch_size, record=None,
+           report=None):
     """``loop(params, x, y, key, values, l2) -> (params, history)``, one run, with a
     ``jax.vmap`` rule: the runs-last :func:`kernel` when :func:`unsupported` says nothing,
     else ``jax.vmap`` of ``loop`` itself. Its derivative is ``loop``'s (``jax.custom_jvp``).
 
     The keyword arguments are ``loop``'s static description (those of
-    ``jaxbp.train._run``), and ``record`` that of :func:`kernel`, which ``loop`` must match.
+    ``jaxbp.train._run``), and ``record`` and ``report`` those of :func:`kernel`, which
+    ``loop`` must match.
     Under ``jax.debug_nans``/``jax.debug_infs`` (``fit(..., debug=True)``) ``loop`` comes
     back as it is, so that JAX's de-optimised re-run can name the operation that failed.
     """
@@ -236,7 +238,7 @@ def attach(loop, *, net, cost, optimizer, grad, labels, l2_const, steps, batch_s
             TRACES["runs_last"] += 1
             out = kernel(runs, batched, *args, net=net, cost=cost, optimizer=optimizer,
                          labels=labels, l2_const=l2_const, steps=steps, batch_size=batch_size,
-                         record=record)
+                         record=record, report=report)
         return out, jax.tree_util.tree_map(lambda _: True, out)
 
     differentiable = jax.custom_jvp(fast)

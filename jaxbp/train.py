@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _checks, runs_last
+from .progress import reporter, scan
 from .errors import NonFiniteError
 from .optim import Optimizer, describe_rate
 from .shuffle import epoch_order, next_batch
@@ -58,12 +59,13 @@ def _nan_from_first_bad(history):
 
 
 @partial(jax.jit, static_argnames=("net", "cost", "optimizer", "grad", "labels", "l2_const",
-                                   "steps", "batch_size", "watch"))
+                                   "steps", "batch_size", "report", "watch"))
 def _run(params, x, y, key, values, l2, *, net, cost, optimizer, grad, labels, l2_const, steps,
-         batch_size, watch=False):
+         batch_size, report=None, watch=False):
     """The unchecked kernel of :func:`fit`: ``(params, history)``. ``l2_const`` is a
-    Python l2 (then ``l2`` is None), else ``l2`` is traced. With ``watch`` (the failure
-    path only) the history is ``(losses, whether each step's params were all finite)``."""
+    Python l2 (then ``l2`` is None), else ``l2`` is traced. ``report``: see
+    :func:`jaxbp.progress.scan`. With ``watch`` (the failure path only) the history is
+    ``(losses, whether each step's params were all finite)``."""
     TRACES["fit"] += 1
 
     def loop(params, x, y, key, values, l2):
@@ -83,20 +85,18 @@ def _run(params, x, y, key, values, l2, *, net, cost, optimizer, grad, labels, l
             return (new_params, opt_state, perm), (loss, _finite(params)) if watch else loss
 
         perm = None if batch_size is None else jnp.zeros((n,), jnp.int32)
-        index = None if batch_size is None else jnp.arange(steps, dtype=jnp.int32)
-        (params, _, _), history = jax.lax.scan(body, (params, step.init(params), perm), index,
-                                               length=steps)
+        (params, _, _), history = scan(body, (params, step.init(params), perm), steps, report)
         return params, history
 
     if not watch:  # jax.vmap of fit runs this loop with the runs on the last axis (runs_last)
         loop = runs_last.attach(loop, net=net, cost=cost, optimizer=optimizer, grad=grad,
                                 labels=labels, l2_const=l2_const, steps=steps,
-                                batch_size=batch_size)
+                                batch_size=batch_size, report=report)
     return loop(params, x, y, key, values, l2)
 
 
 def fit(net, params, x, y, cost, optimizer, steps, *, batch_size=None, grad="manual", key=None,
-        l2=0.0, trainable=None, on_diverge="raise", debug=False):
+        l2=0.0, trainable=None, on_diverge="raise", progress=None, debug=False):
     """Train ``params`` for ``steps`` optimizer updates; returns ``(params, history)``.
 
     ``history[i]`` is the loss (l2 term included) of the batch used at step i, before that
@@ -127,6 +127,9 @@ def fit(net, params, x, y, cost, optimizer, steps, *, batch_size=None, grad="man
         finite); ``"return"`` returns those parameters and the history. The history is NaN
         from the failing step on. Under ``jax.jit``/``jax.vmap`` nothing can be raised:
         see :func:`diverged_at`.
+      progress: ``True`` prints how many steps are done, about every tenth of the run,
+        from inside the compiled loop (also under ``jit``/``vmap``: once for all runs); a
+        callable ``progress(done, steps)`` is called instead. See :mod:`jaxbp.progress`.
       debug: run under ``jax.debug_nans``: the first operation that makes a NaN raises
         ``FloatingPointError`` naming it (slow; for finding where a NaN comes from).
 
@@ -139,10 +142,12 @@ def fit(net, params, x, y, cost, optimizer, steps, *, batch_size=None, grad="man
     if debug:
         with jax.debug_nans(True):
             return fit(net, params, x, y, cost, optimizer, steps, batch_size=batch_size,
-                       grad=grad, key=key, l2=l2, trainable=trainable, on_diverge=on_diverge)
+                       grad=grad, key=key, l2=l2, trainable=trainable, on_diverge=on_diverge,
+                       progress=progress)
     fn = "fit"
     if on_diverge not in ("raise", "return"):
         raise ValueError(f"{fn}: on_diverge must be 'raise' or 'return', got {on_diverge!r}")
+    report = reporter(fn, progress)
     cost, x, y, _ = _checks.prepare(fn, net, params, x, y, cost, l2)
     step = build(fn, net, cost, optimizer, l2, grad, trainable)
     params = tuple(params)
@@ -157,7 +162,7 @@ def fit(net, params, x, y, cost, optimizer, steps, *, batch_size=None, grad="man
     run = partial(_run, x=x, y=y, key=key, values=values, l2=None if static_l2 else step.l2,
                   net=net, cost=cost, optimizer=step.optimizer, grad=grad, labels=step.labels,
                   l2_const=step.l2 if static_l2 else None, batch_size=batch_size)
-    new_params, history = run(params, steps=steps)
+    new_params, history = run(params, steps=steps, report=report)
     if not _checks.is_concrete((new_params, history)):
         return new_params, _nan_from_first_bad(history)
     losses = np.asarray(history)

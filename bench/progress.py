@@ -1,0 +1,96 @@
+"""``python -m bench.progress``: what does ``fit(..., progress=...)`` cost?
+
+The paths users take (as in ``bench/impl_jaxbp.py``): W2 as ``jax.jit(jax.vmap(fit))`` with
+``optax.sgd`` (1,024 XOR runs), W5 as ``fit`` with a number optimizer (mini-batches of 128,
+784-100-10). Each is timed without progress, with ``progress=True`` (its lines go to a
+string buffer, as when stderr is a file) and with a callable that does nothing. Rounds are
+interleaved so a disturbance hits all three; medians and the median per-round ratio to the
+run without progress are reported. The goal (issue 17): < 2%.
+
+    python -m bench.progress [--quick] [--rounds N]
+"""
+import argparse
+import contextlib
+import io
+import os
+import platform
+import statistics
+import sys
+import time
+
+import jax
+import numpy as np
+import optax
+
+import jaxbp
+
+from bench.impl_jaxbp import _fit_kwargs, _net, _params, _ready
+from bench.workloads import data, init_params, specs
+
+
+def _nothing(done, steps):
+    """A reporter that does nothing: the callback's own cost."""
+
+
+def runners(w):
+    net, params = _net(w), _params(init_params(w))
+    x, y = (jax.numpy.asarray(a) for a in data(w)[:2])
+    kwargs = _fit_kwargs(w)
+    out = {}
+    for name, progress in (("off", None), ("True", True), ("callable", _nothing)):
+        if w.wid == "W2":
+            optimizer = optax.sgd(w.lr)
+            many = jax.jit(jax.vmap(lambda p, progress=progress, optimizer=optimizer: jaxbp.fit(
+                net, p, x, y, w.cost, optimizer, w.steps, progress=progress)))
+            out[name] = lambda many=many: _ready(many(params))
+        else:
+            out[name] = lambda progress=progress: _ready(jaxbp.fit(
+                net, params, x, y, w.cost, w.lr, w.steps, progress=progress, **kwargs))
+    return out
+
+
+def measure(w, rounds):
+    runs = runners(w)
+    times = {k: [] for k in runs}
+    with contextlib.redirect_stderr(io.StringIO()):
+        results = {k: run() for k, run in runs.items()}  # compile
+        order = list(runs)
+        for r in range(rounds):
+            for k in order if r % 2 == 0 else order[::-1]:
+                t0 = time.perf_counter()
+                runs[k]()
+                times[k].append(time.perf_counter() - t0)
+    same = all(np.array_equal(a, b) for k in results for a, b in
+               zip(jax.tree_util.tree_leaves(results[k]), jax.tree_util.tree_leaves(results["off"])))
+    return times, same
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m bench.progress", description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="the --quick workload sizes")
+    ap.add_argument("--rounds", type=int, default=11, help="timed rounds (default 11)")
+    args = ap.parse_args(argv)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"jax {jax.__version__}, {platform.machine()}, {os.cpu_count()} cores, "
+          f"load average {load:.1f}, {args.rounds} interleaved rounds\n")
+    print("| workload | steps | no progress, median | progress=True | ÷ no progress (per-round "
+          "median) | a no-op callable | ÷ no progress | results identical |")
+    print("|---|---|---|---|---|---|---|---|")
+    worst = 0.0
+    for wid in ("W2", "W5"):
+        w = specs(quick=args.quick)[wid]
+        times, same = measure(w, args.rounds)
+        med = {k: statistics.median(v) for k, v in times.items()}
+        ratio = {k: statistics.median(a / b for a, b in zip(times[k], times["off"]))
+                 for k in ("True", "callable")}
+        worst = max(worst, *ratio.values())
+        what = "jit(vmap(fit)), optax.sgd, 1,024 runs" if wid == "W2" else "fit, a number, batch 128"
+        print(f"| {wid} {what} | {w.steps} | {med['off'] * 1e3:.1f} ms | "
+              f"{med['True'] * 1e3:.1f} ms | {ratio['True']:.3f} | {med['callable'] * 1e3:.1f} ms | "
+              f"{ratio['callable']:.3f} | {'yes' if same else 'NO'} |", flush=True)
+    print(f"\nworst per-round ratio {worst:.3f} (goal < 1.02)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

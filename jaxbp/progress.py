@@ -1,0 +1,88 @@
+"""Progress from inside a compiled training loop: ``jaxbp.fit(..., progress=True)``.
+
+A long ``fit`` is one compiled ``lax.scan``: nothing comes back to Python until it ends.
+With ``progress``, :func:`scan` splits the loop into :data:`CHUNKS` chunks -- an outer
+``lax.scan`` over inner scans of the *same* body, so every step does the same work -- and
+after each chunk a ``jax.debug.callback`` tells the host how many steps are done. The
+callback receives only that count, which no ``jax.vmap`` batches: under ``jit`` and
+``vmap`` it is called once per chunk for all runs together. Its cost, measured in the
+benchmark (``python -m bench.progress``), is in docs/bench.md.
+
+``progress`` is ``True`` (:func:`print_progress`: one line on stderr, rewritten in place on
+a terminal) or any callable ``progress(done, steps)``; it is part of the compiled program
+(hashed by identity), so pass the same function each time to reuse it.
+"""
+import sys
+import time
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+
+CHUNKS = 10  # reports per loop (the last one when all steps are done)
+
+__all__ = ["CHUNKS", "print_progress", "reporter", "scan"]
+
+
+def scan(body, carry, steps, report=None):
+    """``jax.lax.scan(body, carry, jnp.arange(steps))``, with ``report(done, steps)`` called
+    on the host after each of :data:`CHUNKS` chunks, in order, when ``report`` is given.
+    Returns ``(carry, ys)`` exactly as the plain scan does."""
+    index = jnp.arange(steps, dtype=jnp.int32)
+    if report is None:
+        return jax.lax.scan(body, carry, index)
+    tell = partial(_tell, report, steps)
+
+    def chunk(carry, idx):
+        carry, ys = jax.lax.scan(body, carry, idx)
+        # The count leaves the barrier with the carry: the report waits for the chunk.
+        carry, done = jax.lax.optimization_barrier((carry, idx[-1] + 1))
+        jax.debug.callback(tell, done, ordered=True)
+        return carry, ys
+
+    every = max(1, steps // CHUNKS)
+    whole = steps // every * every
+    carry, ys = jax.lax.scan(chunk, carry, index[:whole].reshape(-1, every))
+    ys = jax.tree_util.tree_map(lambda a: a.reshape((whole,) + a.shape[2:]), ys)
+    if whole < steps:
+        carry, rest = chunk(carry, index[whole:])
+        ys = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a, b]), ys, rest)
+    return carry, ys
+
+
+def _tell(report, steps, done):
+    report(int(done), steps)
+
+
+def reporter(fn, progress):
+    """``fit``'s ``progress`` argument as the function :func:`scan` calls (None for off)."""
+    if progress is None or progress is False:
+        return None
+    if progress is True:
+        return print_progress
+    if callable(progress):
+        return progress
+    raise TypeError(f"{fn}: progress must be True, False, None or a callable "
+                    f"progress(done, steps), got {type(progress).__name__} {progress!r}")
+
+
+_first = {}  # steps -> (done, time) of a loop's first report, for the time left
+
+
+def print_progress(done, steps, file=None):
+    """The default reporter: ``fit: 4,000/10,000 steps (40%), about 1.8 s left`` on stderr,
+    rewritten in place on a terminal (one line per report otherwise)."""
+    file = sys.stderr if file is None else file
+    now = time.perf_counter()
+    first_done, first_time = _first.setdefault(steps, (done, now))
+    if done <= first_done:
+        _first[steps] = (done, now)  # a new loop with as many steps
+    line = f"fit: {done:,}/{steps:,} steps ({100 * done // steps}%)"
+    if first_done < done < steps:
+        rate = (now - first_time) / (done - first_done)
+        line += f", about {rate * (steps - done):.1f} s left"
+    if file.isatty():
+        file.write("\r\033[K" + line + ("\n" if done == steps else ""))
+    else:
+        file.write(line + "\n")
+    file.flush()
