@@ -151,7 +151,8 @@ def optimizer(name, lr=None, **hparams):
     Args:
       name: one of ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"adam"``, ``"adamw"``,
         ``"rmsprop"``, ``"adagrad"`` (see the module docstring for their hyper-parameters).
-      lr: the learning rate: a finite float > 0, or a schedule ``step -> rate``.
+      lr: the learning rate (required): a finite float > 0, or a schedule ``step -> rate``.
+        Its default None exists only so that 0.2.0's ``learning_rate=`` gets a clear error.
       **hparams: the optimizer's hyper-parameters; omitted ones take the defaults above.
 
     Raises:
@@ -167,8 +168,9 @@ def optimizer(name, lr=None, **hparams):
     """
     fn = "optimizer"
     if "learning_rate" in hparams:
-        raise TypeError(f"{fn}: got learning_rate={hparams['learning_rate']!r}; the learning rate "
-                        f"is now called lr (renamed after 0.2.0): jaxbp.optimizer({name!r}, lr=...)")
+        raise TypeError(f"{fn}: got learning_rate={hparams['learning_rate']!r}; the learning "
+                        f"rate is now called lr (renamed after 0.2.0): "
+                        f"jaxbp.optimizer({name!r}, lr=...)")
     _, spec, _, flag_spec = _checks.choose(fn, "optimizer", name, SPECS)
     lr = check_lr(fn, lr)
     values = {k: default for k, (default, _) in spec.items()}
