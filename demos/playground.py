@@ -6,7 +6,7 @@ float64. Every unit shows its activation or its delta over the input plane, ever
 weight or its gradient; the settings live in the URL hash, so a link is a lesson.
 
     jaxbp playground pg.html
-    jaxbp playground xor.html --dataset xor --sizes 2-2-1 --activations sigmoid,sigmoid --learning-rate 1
+    jaxbp playground xor.html --dataset xor --sizes 2-2-1 --activations sigmoid,sigmoid --lr 1
     jaxbp playground lesson.html --dataset xor --sizes 2-1 --hide sizes,features
     jaxbp playground mine.html --csv data.csv       # rows x1,x2,label (labels 0, 1, ...)
 
@@ -70,7 +70,10 @@ def main(argv=None):
                         help="one per weight layer, e.g. tanh,tanh,sigmoid (default: tanh hidden, "
                              "sigmoid output)")
     parser.add_argument("--cost", default=d["cost"], choices=list(pg.COSTS))
-    parser.add_argument("--learning-rate", type=float, default=d["learning_rate"])
+    parser.add_argument("--lr", type=float, default=d["lr"], help=f"learning rate (default {d['lr']})")
+    # the flag's name in version 0.2.0, still accepted (not shown in --help)
+    parser.add_argument("--learning-rate", dest="lr", type=float, default=argparse.SUPPRESS,
+                        help=argparse.SUPPRESS)
     parser.add_argument("--batch-size", type=int, default=d["batch_size"])
     parser.add_argument("--l1", type=float, default=d["l1"])
     parser.add_argument("--l2", type=float, default=d["l2"])
@@ -87,7 +90,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     acts = args.activations or ["tanh"] * (len(args.sizes) - 2) + ["sigmoid"]
     settings = dict(dataset=args.dataset, seed=args.seed, sizes=args.sizes, activations=acts,
-                    cost=args.cost, learning_rate=args.learning_rate, batch_size=args.batch_size,
+                    cost=args.cost, lr=args.lr, batch_size=args.batch_size,
                     l1=args.l1, l2=args.l2, features=args.features, noise=args.noise,
                     train_fraction=args.train_fraction, stop_loss=args.stop_loss,
                     stop_step=args.stop_step)

@@ -20,9 +20,10 @@ rmsprop     ``rmsprop``                decay=0.9 in [0, 1); eps=1e-8 > 0; center
 adagrad     ``adagrad``                initial_accumulator_value=0.1 >= 0; eps=1e-7 > 0
 ==========  =========================  ==============================================
 
-``learning_rate`` is a finite float > 0 or a schedule (a callable ``step -> rate``, e.g.
-from ``optax.linear_schedule``). A schedule is part of the static description (a new
-schedule object compiles a new program); a number is not.
+``lr`` (the learning rate, jaxbp's one name for it) is a finite float > 0 or a schedule (a
+callable ``step -> rate``, e.g. from ``optax.linear_schedule``). A schedule is part of the
+static description (a new schedule object compiles a new program); a number is not. optax
+calls it ``learning_rate``: :func:`build` is the one place that maps ``lr`` to that keyword.
 """
 import difflib
 import numbers
@@ -58,15 +59,15 @@ ALIASES = {"beta1": "b1", "beta_1": "b1", "beta2": "b2", "beta_2": "b2", "epsilo
            "rho": "decay", "mu": "momentum", "initial_accumulator": "initial_accumulator_value"}
 
 
-def check_learning_rate(fn, learning_rate):
+def check_lr(fn, lr):
     """A finite float > 0, or a schedule (any callable) (E29). Traced values pass unchecked."""
-    if callable(learning_rate):
-        return learning_rate
-    return _checks.check_number(fn, "learning_rate", learning_rate, *_POSITIVE)
+    if callable(lr):
+        return lr
+    return _checks.check_number(fn, "lr", lr, *_POSITIVE)
 
 
 class Optimizer(NamedTuple):
-    """A named optimizer: ``name``, ``learning_rate`` (number or schedule), the numeric
+    """A named optimizer: ``name``, ``lr`` (the learning rate: number or schedule), the numeric
     ``hparams`` as sorted ``(name, value)`` pairs and the boolean ``flags`` likewise.
 
     Build it with :func:`optimizer` (which validates). It is a pytree: the learning rate
@@ -75,22 +76,22 @@ class Optimizer(NamedTuple):
     ``update``) for hand-written loops.
     """
     name: str
-    learning_rate: Any
+    lr: Any
     hparams: Tuple[Tuple[str, Any], ...] = ()
     flags: Tuple[Tuple[str, bool], ...] = ()
 
     @property
     def static(self):
         """The hashable part that selects the compiled program (no numbers in it)."""
-        schedule = self.learning_rate if callable(self.learning_rate) else None
+        schedule = self.lr if callable(self.lr) else None
         return (self.name, schedule, tuple(k for k, _ in self.hparams), self.flags)
 
     @property
     def numbers(self):
         """The traced part: ``{name: value}`` for the learning rate and the hparams."""
         values = dict(self.hparams)
-        if not callable(self.learning_rate):
-            values["learning_rate"] = self.learning_rate
+        if not callable(self.lr):
+            values["lr"] = self.lr
         return values
 
     def transform(self):
@@ -106,7 +107,7 @@ class Optimizer(NamedTuple):
         return self.transform().update
 
     def __repr__(self):
-        rate = self.learning_rate
+        rate = self.lr
         rate = f"<schedule {getattr(rate, '__name__', type(rate).__name__)}>" if callable(rate) \
             else repr(rate)
         args = "".join(f", {k}={v!r}" for k, v in self.hparams + self.flags)
@@ -122,7 +123,7 @@ def _flatten(opt):
 def _unflatten(aux, leaves):
     (name, schedule, _, flags), keys = aux
     values = dict(zip(keys, leaves))
-    rate = schedule if schedule is not None else values.pop("learning_rate")
+    rate = schedule if schedule is not None else values.pop("lr")
     return Optimizer(name, rate, tuple(sorted(values.items())), flags)
 
 
@@ -134,28 +135,31 @@ def build(static, values):
 
     Called inside the compiled kernels with traced ``values``: they become entries of
     ``InjectHyperparamsState.hyperparams`` (cast to the params dtype), never constants.
+    The one place where jaxbp's ``lr`` becomes optax's ``learning_rate`` keyword.
     """
     name, schedule, _, flags = static
     factory, _, fixed, _ = SPECS[name]
-    kwargs = {**values, **fixed, **dict(flags)}
-    if schedule is not None:
-        kwargs["learning_rate"] = schedule
+    kwargs = {k: v for k, v in values.items() if k != "lr"}
+    kwargs.update(fixed, **dict(flags))
+    kwargs["learning_rate"] = schedule if schedule is not None else values["lr"]
     return optax.inject_hyperparams(factory)(**kwargs)
 
 
-def optimizer(name, learning_rate, **hparams):
+def optimizer(name, lr=None, **hparams):
     """A validated named optimizer for :func:`jaxbp.fit` and :func:`jaxbp.fit_epochs`.
 
     Args:
       name: one of ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"adam"``, ``"adamw"``,
         ``"rmsprop"``, ``"adagrad"`` (see the module docstring for their hyper-parameters).
-      learning_rate: a finite float > 0, or a schedule ``step -> rate``.
+      lr: the learning rate (required): a finite float > 0, or a schedule ``step -> rate``.
+        Its default None exists only so that 0.2.0's ``learning_rate=`` gets a clear error.
       **hparams: the optimizer's hyper-parameters; omitted ones take the defaults above.
 
     Raises:
       ValueError: unknown name (with a close-match hint), a value out of range such as
-        ``learning_rate=nan`` or ``b1=1.5``, or an unknown hyper-parameter.
-      TypeError: a value that is not a number (``learning_rate="0.1"``).
+        ``lr=nan`` or ``b1=1.5``, or an unknown hyper-parameter.
+      TypeError: a value that is not a number (``lr="0.1"``, or no ``lr`` at all), or the
+        name of version 0.2.0, ``learning_rate=`` (the name is now ``lr``).
 
     Example::
 
@@ -163,8 +167,12 @@ def optimizer(name, learning_rate, **hparams):
         params, history = jaxbp.fit(net, params, x, y, "quadratic", opt, steps=500)
     """
     fn = "optimizer"
+    if "learning_rate" in hparams:
+        raise TypeError(f"{fn}: got learning_rate={hparams['learning_rate']!r}; the learning "
+                        f"rate is now called lr (renamed after 0.2.0): "
+                        f"jaxbp.optimizer({name!r}, lr=...)")
     _, spec, _, flag_spec = _checks.choose(fn, "optimizer", name, SPECS)
-    learning_rate = check_learning_rate(fn, learning_rate)
+    lr = check_lr(fn, lr)
     values = {k: default for k, (default, _) in spec.items()}
     flags = dict(flag_spec)
     for key, value in hparams.items():
@@ -182,14 +190,14 @@ def optimizer(name, learning_rate, **hparams):
             takes = f"expected one of {valid}" if valid else \
                 "it takes only a learning rate (for momentum use 'momentum' or 'nesterov')"
             raise ValueError(f"{fn}: unknown hyper-parameter {key!r} for {name!r}; {takes}{hint}")
-    return Optimizer(name, learning_rate, tuple(sorted(values.items())),
+    return Optimizer(name, lr, tuple(sorted(values.items())),
                      tuple(sorted(flags.items())))
 
 
 # --- plumbing for the training kernels (jaxbp.train) ------------------------------------------
 
 def resolve(fn, optimizer, dtype):
-    """``fit``'s ``optimizer`` argument as ``(static, numbers, learning_rate)``: the jit-static
+    """``fit``'s ``optimizer`` argument as ``(static, numbers, lr)``: the jit-static
     description, the traced numbers (arrays of ``dtype``) and the learning rate for
     messages (None when unknown, i.e. for a raw optax transform, which is itself static)."""
     if isinstance(optimizer, Optimizer):
@@ -198,24 +206,24 @@ def resolve(fn, optimizer, dtype):
         return optimizer, {}, None
     elif callable(optimizer) or isinstance(optimizer, (numbers.Real, np.ndarray, np.generic,
                                                        jax.Array)):
-        opt = Optimizer("sgd", check_learning_rate(fn, optimizer))
+        opt = Optimizer("sgd", check_lr(fn, optimizer))
     else:
         raise TypeError(f"{fn}: optimizer must be an optax.GradientTransformation, a "
                         f"jaxbp.optimizer(...) or a learning rate (float) for plain SGD, got "
                         f"{type(optimizer).__name__} {optimizer!r}")
-    return opt.static, {k: jnp.asarray(v, dtype) for k, v in opt.numbers.items()}, opt.learning_rate
+    return opt.static, {k: jnp.asarray(v, dtype) for k, v in opt.numbers.items()}, opt.lr
 
 
-def describe_rate(learning_rate, static):
-    """``learning_rate=0.5`` (or the schedule's or the optax object's name) for messages."""
-    if learning_rate is None:
+def describe_rate(lr, static):
+    """``lr=0.5`` (or the schedule's or the optax object's name) for messages."""
+    if lr is None:
         return f"custom optimizer {type(static).__name__}"
-    if callable(learning_rate):
-        name = getattr(learning_rate, "__name__", type(learning_rate).__name__)
-        return f"learning_rate schedule {name}"
-    if isinstance(learning_rate, jax.core.Tracer):
-        return "traced learning_rate"
-    return f"learning_rate={float(learning_rate)}"
+    if callable(lr):
+        name = getattr(lr, "__name__", type(lr).__name__)
+        return f"lr schedule {name}"
+    if isinstance(lr, jax.core.Tracer):
+        return "traced lr"
+    return f"lr={float(lr)}"
 
 
 def trainable_labels(fn, params, trainable):

@@ -21,17 +21,32 @@ FEATURES = ("x1", "x2", "x1sq", "x2sq", "x1x2", "sinx1", "sinx2")
 HIDDEN = ("tanh", "sigmoid", "relu", "identity")
 OUTPUT = ("sigmoid", "softmax", "tanh", "identity", "relu")
 COSTS = ("cross_entropy", "quadratic", "softmax_cross_entropy")
-CONTROLS = ("dataset", "seed", "sizes", "features", "noise", "train_fraction", "learning_rate",
-            "batch_size", "l1", "l2", "cost", "stop_loss", "stop_step", "history", "export")
+CONTROLS = ("dataset", "seed", "sizes", "features", "noise", "train_fraction", "lr", "batch_size",
+            "l1", "l2", "cost", "stop_loss", "stop_step", "history", "export")
 
 # The page's defaults: the Playground's opening lesson (two-arm data, a 2-4-2-1 tanh net).
 DEFAULTS = {"dataset": "xor_quadrants", "seed": 0, "sizes": [2, 4, 2, 1],
             "activations": ["tanh", "tanh", "sigmoid"], "cost": "cross_entropy",
-            "learning_rate": 0.03, "batch_size": 10, "l1": 0.0, "l2": 0.0,
+            "lr": 0.03, "batch_size": 10, "l1": 0.0, "l2": 0.0,
             "features": ["x1", "x2"], "noise": 0.0, "train_fraction": 0.5,
             "stop_loss": 0.0, "stop_step": 0}
 
 MAX_BYTES = 1_000_000
+
+# Setting names of version 0.2.0, read when the new name is absent, so that settings saved
+# then (an exported run's JSON, a lesson script, a link: playground_train.js reads them too)
+# still load.
+OLD_NAMES = {"learning_rate": "lr"}
+
+
+def _upgrade(given):
+    """``given`` with the names of :data:`OLD_NAMES` renamed (the new name wins if both)."""
+    given = dict(given)
+    for old, new in OLD_NAMES.items():
+        if old in given:
+            value = given.pop(old)
+            given.setdefault(new, value)
+    return given
 
 
 def settings(**given):
@@ -42,6 +57,7 @@ def settings(**given):
     output is softmax). ``activations`` has one name per weight layer.
     """
     fn = "playground"
+    given = _upgrade(given)
     unknown = sorted(set(given) - set(DEFAULTS))
     if unknown:
         raise TypeError(f"{fn}: unknown setting(s) {unknown}; expected some of {sorted(DEFAULTS)}")
@@ -55,14 +71,14 @@ def settings(**given):
     if s["batch_size"] < 1 or s["stop_step"] < 0 or not 0 <= s["seed"] < 2 ** 31:
         raise ValueError(f"{fn}: need batch_size >= 1, stop_step >= 0 and 0 <= seed < 2**31, got "
                          f"{s['batch_size']}, {s['stop_step']}, {s['seed']}")
-    for key, lo, hi in (("learning_rate", 0, math.inf), ("l1", 0, math.inf), ("l2", 0, math.inf),
+    for key, lo, hi in (("lr", 0, math.inf), ("l1", 0, math.inf), ("l2", 0, math.inf),
                         ("noise", 0, 0.5), ("train_fraction", 0.01, 1), ("stop_loss", 0, math.inf)):
         v = s[key]
         if isinstance(v, bool) or not isinstance(v, numbers.Real):
             raise TypeError(f"{fn}: {key} must be a float, got {type(v).__name__} {v!r}")
-        if not (math.isfinite(v) and lo <= v <= hi) or (key == "learning_rate" and v == 0):
+        if not (math.isfinite(v) and lo <= v <= hi) or (key == "lr" and v == 0):
             raise ValueError(f"{fn}: {key} must be a finite float in [{lo}, {hi}]"
-                             f"{' and > 0' if key == 'learning_rate' else ''}, got {v!r}")
+                             f"{' and > 0' if key == 'lr' else ''}, got {v!r}")
         s[key] = float(v)
     sizes = s["sizes"]
     if (not isinstance(sizes, (list, tuple)) or len(sizes) < 2 or
@@ -132,6 +148,8 @@ def html_page(title=None, x=None, y=None, hide=(), notes=(), **given):
         classes = max(2, max(data["labels"]) + 1)
         if classes > 2 and s["activations"][-1] not in ("softmax", "sigmoid"):
             raise ValueError(f"playground: {classes} classes need a softmax or sigmoid output")
+    if not isinstance(hide, str):
+        hide = [OLD_NAMES.get(h, h) for h in hide]
     if isinstance(hide, str) or any(h not in CONTROLS for h in hide):
         raise ValueError(f"playground: hide must be a list of {list(CONTROLS)}, got {hide!r}")
     title = title or "jaxbp playground: backpropagation, live, with every delta and gradient"
@@ -157,8 +175,9 @@ def playground(path, x=None, y=None, *, hide=(), title=None, notes=(), **setting
     """Write the live playground to ``path`` (one HTML file, no network); returns ``path``.
 
     ``settings_`` are the page's settings (:data:`DEFAULTS` names: ``dataset``, ``seed``,
-    ``sizes``, ``activations``, ``cost``, ``learning_rate``, ``batch_size``, ``l1``, ``l2``,
-    ``features``, ``noise``, ``train_fraction``, ``stop_loss``, ``stop_step``). ``x`` (n, 2)
+    ``sizes``, ``activations``, ``cost``, ``lr`` (the learning rate), ``batch_size``, ``l1``,
+    ``l2``, ``features``, ``noise``, ``train_fraction``, ``stop_loss``, ``stop_step``; the
+    name ``learning_rate`` of version 0.2.0 is still read). ``x`` (n, 2)
     and ``y`` (class labels, or one-hot) train on your own data (``dataset="custom"``).
     ``hide`` lists controls to hide (a lesson page). A URL hash overrides the settings.
     """

@@ -235,5 +235,5 @@ def _train_many(params_batch, x, y, lr, *, net, cost, steps, threshold):
         steps=steps, batch_size=None,
         record=lambda loss, outputs, y: _is_solved(outputs, y, threshold))
     params, solved = jax.vmap(
-        lambda p, rate: loop(p, x, y, None, {"learning_rate": rate}, None))(params_batch, lr)
+        lambda p, rate: loop(p, x, y, None, {"lr": rate}, None))(params_batch, lr)
     return jax.vmap(partial(_finish, net, cost, x=x, y=y, threshold=threshold))(params, solved)

@@ -214,7 +214,7 @@ def playground(path, x=None, y=None, **settings):
     """The live playground: one HTML file in which a net trains in the browser with BP1-BP4
     in float64 JavaScript (:func:`jaxbp.playground.playground`, which takes ``hide``,
     ``title``, ``notes`` and the settings ``dataset``, ``seed``, ``sizes``, ``activations``,
-    ``cost``, ``learning_rate``, ``batch_size``, ``l1``, ``l2``, ``features``, ``noise``,
+    ``cost``, ``lr``, ``batch_size``, ``l1``, ``l2``, ``features``, ``noise``,
     ``train_fraction``, ``stop_loss``, ``stop_step``). Returns ``path``."""
     from .playground import playground as write
     return write(path, x, y, **settings)
@@ -298,7 +298,7 @@ def _record(net, cost, params, x, y, lr, l2, labels, slot, n_frames):
     tree = jax.tree_util.tree_map
     buffer = tree(lambda p: jnp.zeros((n_frames + 1,) + p.shape, p.dtype), params)
     sgd = build("viz", net, cost, 1.0).optimizer          # the static part of plain SGD
-    step = Step(net, cost, sgd, {"learning_rate": lr}, l2, "manual", labels)
+    step = Step(net, cost, sgd, {"lr": lr}, l2, "manual", labels)
 
     def body(carry, s):
         params, opt_state, buffer = carry

@@ -33,7 +33,7 @@ from ._doc import Doc, tex
 from .backprop import _trace
 from .examples import Example, train_example
 from ._checks import check_positive_int
-from .optim import check_learning_rate
+from .optim import check_lr
 
 __all__ = ["explain", "explain_example", "tex", "unit_names", "weight_names"]
 
@@ -139,7 +139,7 @@ def _check_args(fn, net, params, x, y, cost, lr, trainable, steps):
                         f"jax.jit / jax.vmap")
     if callable(lr):
         raise TypeError(f"{fn}: lr must be a number (one step is shown), got a schedule")
-    lr = check_learning_rate(fn, lr)
+    lr = check_lr(fn, lr)
     mask = _trainable_mask(fn, params, trainable)
     n_weights = sum(a * b for a, b in zip(net.sizes[:-1], net.sizes[1:]))
     if n_weights > MAX_WEIGHTS:

@@ -78,7 +78,7 @@ def test_fit_epochs_argmax_accuracy_and_no_recompile():
 def test_fit_epochs_divergence():
     """One step per epoch (batch_size = n = 4): step 1 is epoch 1's."""
     with pytest.raises(jaxbp.NonFiniteError, match=r"^fit_epochs: non-finite loss at step 1 "
-                                                   r"\(epoch 1\) \(learning_rate=20\.0\); last finite loss 0\.69"):
+                                                   r"\(epoch 1\) \(lr=20\.0\); last finite loss 0\.69"):
         jaxbp.fit_epochs(UNIT, UNIT_PARAMS, OR_X, OR_Y, NAIVE_BCE, 20.0, 3, 4, jax.random.key(0))
     params, h = jaxbp.fit_epochs(UNIT, UNIT_PARAMS, OR_X, OR_Y, NAIVE_BCE, 20.0, 3, 4,
                                  jax.random.key(0), on_diverge="return")

@@ -26,24 +26,45 @@ def params64(seed=0):
                                         (-float("inf"), "-inf"), (0.0, "0.0"), (-0.1, "-0.1"),
                                         (np.float32(-1), "-1.0")])
 def test_learning_rate_out_of_range(bad, shown):
-    with pytest.raises(ValueError, match=rf"^optimizer: learning_rate must be a finite float > 0, got {shown}$"):
+    with pytest.raises(ValueError, match=rf"^optimizer: lr must be a finite float > 0, got {shown}$"):
         jaxbp.optimizer("sgd", bad)
 
 
 def test_e29_message_exactly_as_specified():
-    with pytest.raises(ValueError, match=r"learning_rate must be a finite float > 0, got nan"):
+    with pytest.raises(ValueError, match=r"lr must be a finite float > 0, got nan"):
         jaxbp.optimizer("adam", math.nan)
 
 
 @pytest.mark.parametrize("bad", ["0.1", None, True, [0.1], np.ones(2), 1 + 2j])
 def test_learning_rate_not_a_number(bad):
-    with pytest.raises(TypeError, match=r"^optimizer: learning_rate must be a finite float > 0, got "):
+    with pytest.raises(TypeError, match=r"^optimizer: lr must be a finite float > 0, got "):
         jaxbp.optimizer("sgd", bad)
+
+
+def test_lr_is_the_name_and_learning_rate_says_so():
+    """0.2.0 called the argument learning_rate; now it is lr, and the old keyword is a clear
+    TypeError (never taken as an unknown hyper-parameter, never silently ignored)."""
+    assert jaxbp.optimizer("adam", lr=0.01) == jaxbp.optimizer("adam", 0.01)
+    assert jaxbp.optimizer("sgd", lr=0.5).lr == 0.5
+    for call in (lambda: jaxbp.optimizer("sgd", learning_rate=0.1),
+                 lambda: jaxbp.optimizer("adam", 0.1, learning_rate=0.1, b1=0.8)):
+        with pytest.raises(TypeError, match=r"^optimizer: got learning_rate=0\.1; the learning "
+                                            r"rate is now called lr .*jaxbp\.optimizer\('(sgd|adam)', lr=\.\.\.\)$"):
+            call()
+    with pytest.raises(TypeError, match=r"^optimizer: lr must be a finite float > 0, got NoneType"):
+        jaxbp.optimizer("sgd")
+
+
+def test_optax_gets_lr_as_its_learning_rate():
+    """The one mapping to optax's keyword: the injected state holds lr as 'learning_rate'."""
+    state = jaxbp.optimizer("momentum", lr=0.25).init(params64())
+    assert float(state.hyperparams["learning_rate"]) == 0.25
+    assert float(state.hyperparams["momentum"]) == 0.9
 
 
 @pytest.mark.parametrize("bad", [float("nan"), 0, -2.0])
 def test_fit_number_learning_rate_checked(bad):
-    with pytest.raises(ValueError, match=r"^fit: learning_rate must be a finite float > 0, got "):
+    with pytest.raises(ValueError, match=r"^fit: lr must be a finite float > 0, got "):
         jaxbp.fit(NET, params64(), X, Y, "quadratic", bad, steps=1)
 
 
@@ -58,7 +79,7 @@ def test_schedule_is_accepted_and_used():
     checked against a hand loop with jax.grad."""
     schedule = lambda count: 1.0 / (count + 1.0)
     opt = jaxbp.optimizer("sgd", schedule)
-    assert opt.learning_rate is schedule
+    assert opt.lr is schedule
     params, history = jaxbp.fit(NET, params64(), X, Y, "quadratic", opt, steps=4)
     p = params64()
     loss = lambda p: 0.5 * jnp.mean(jnp.sum((NET.apply(p, X) - Y) ** 2, axis=1))
@@ -185,7 +206,7 @@ def test_optimizer_is_a_pytree_of_its_numbers():
     opt = jaxbp.optimizer("adam", 0.01, b1=0.8)
     assert sorted(jax.tree_util.tree_leaves(opt)) == sorted([0.8, 0.999, 1e-8, 0.01])
     doubled = jax.tree_util.tree_map(lambda v: 2 * v, opt)
-    assert doubled.learning_rate == 0.02 and dict(doubled.hparams)["b1"] == 1.6
+    assert doubled.lr == 0.02 and dict(doubled.hparams)["b1"] == 1.6
     assert doubled.static == opt.static
 
 

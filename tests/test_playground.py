@@ -53,8 +53,9 @@ def test_settings_defaults_and_checks():
     assert s["features"] == ["x1", "x2"] and s["sizes"] == [2, 3, 1]
     bad = [
         (dict(dataset="moons"), ValueError, "dataset must be one of"),
-        (dict(learning_rate=0.0), ValueError, "learning_rate"),
-        (dict(learning_rate=float("nan")), ValueError, "learning_rate"),
+        (dict(lr=0.0), ValueError, "lr must be a finite float in [0, inf] and > 0, got 0.0"),
+        (dict(lr=float("nan")), ValueError, "lr must be"),
+        (dict(learning_rate=0.0), ValueError, "lr must be"),   # the name of 0.2.0, still read
         (dict(batch_size=0), ValueError, "batch_size"),
         (dict(batch_size=2.5), TypeError, "batch_size must be an int"),
         (dict(sizes=[2]), ValueError, "sizes"),
@@ -64,11 +65,33 @@ def test_settings_defaults_and_checks():
         (dict(cost="softmax_cross_entropy"), ValueError, "do not go together"),
         (dict(features=["x3"]), ValueError, "features"),
         (dict(noise=0.9), ValueError, "noise"),
-        (dict(lr=0.1), TypeError, "unknown setting"),
+        (dict(eta=0.1), TypeError, "unknown setting"),
     ]
     for given, kind, words in bad:
         with pytest.raises(kind, match=re.escape(words)):
             playground.settings(**given)
+
+
+def test_settings_of_version_0_2_0_still_load(tmp_path, capsys):
+    """0.2.0 called the learning rate learning_rate: an exported run's settings, a lesson
+    script's keywords and hide list, and the CLI flag still load; lr wins when both are given."""
+    old_run = {"format": "jaxbp.playground/1", "settings": dict(
+        dataset="xor", seed=3, sizes=[2, 2, 1], activations=["sigmoid", "sigmoid"],
+        cost="cross_entropy", learning_rate=0.7, batch_size=4, l1=0.0, l2=0.0,
+        features=["x1", "x2"], noise=0.0, train_fraction=0.5, stop_loss=0.0, stop_step=0)}
+    s = playground.settings(**json.loads(json.dumps(old_run))["settings"])
+    assert s["lr"] == 0.7 and "learning_rate" not in s and s["seed"] == 3
+    assert playground.settings(lr=0.2, learning_rate=0.7)["lr"] == 0.2
+    cfg = config(playground.html_page(learning_rate=0.25, hide=["learning_rate", "cost"]))
+    assert cfg["settings"]["lr"] == 0.25 and cfg["hide"] == ["lr", "cost"]
+    assert "learning_rate" not in cfg["settings"] and "learning_rate" not in cfg["defaults"]
+    assert demo.main([str(tmp_path / "old.html"), "--learning-rate", "0.5"]) == 0
+    assert config((tmp_path / "old.html").read_text())["settings"]["lr"] == 0.5
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        demo.main(["--help"])
+    help_text = capsys.readouterr().out
+    assert "--lr" in help_text and "--learning-rate" not in help_text
 
 
 def test_your_own_data(tmp_path):
@@ -100,13 +123,13 @@ def test_page_size_limit(tmp_path):
 def test_demo_main(tmp_path, capsys):
     out = tmp_path / "xor.html"
     assert demo.main([str(out), "--dataset", "xor", "--sizes", "2-2-1", "--activations", "sigmoid,sigmoid",
-                      "--learning-rate", "1", "--hide", "sizes,features"]) == 0
+                      "--lr", "1", "--hide", "sizes,features"]) == 0
     assert "wrote" in capsys.readouterr().out
     cfg = config(out.read_text())
-    assert cfg["settings"]["dataset"] == "xor" and cfg["settings"]["learning_rate"] == 1.0
+    assert cfg["settings"]["dataset"] == "xor" and cfg["settings"]["lr"] == 1.0
     assert cfg["hide"] == ["sizes", "features"]
-    assert demo.main([str(tmp_path / "bad.html"), "--learning-rate", "-1"]) == 2
-    assert "learning_rate" in capsys.readouterr().err
+    assert demo.main([str(tmp_path / "bad.html"), "--lr", "-1"]) == 2
+    assert "lr must be a finite float" in capsys.readouterr().err
     assert demo.main([str(tmp_path / "no" / "dir.html")]) == 2
     csv = tmp_path / "d.csv"
     csv.write_text("x1,x2,label\n0,0,0\n1,1,1\n0.5,0.2,1\n")

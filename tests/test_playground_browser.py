@@ -73,28 +73,28 @@ def reference_l1(net, params, x, y, cost, lr, l1, l2, steps):
 # output activation, every cost, no regulariser / L2 / L1 / both, several feature sets.
 slow = pytest.mark.slow   # still run in CI; left out of quick local runs (-m "not slow")
 GRID = [
-    dict(dataset="xor", sizes=[2, 2, 1], activations=["sigmoid", "sigmoid"], cost="cross_entropy", learning_rate=1.0),
-    pytest.param(dict(dataset="and", sizes=[2, 3, 1], activations=["tanh", "sigmoid"], cost="quadratic", learning_rate=0.5), marks=slow),
-    dict(dataset="or", sizes=[2, 3, 1], activations=["relu", "identity"], cost="quadratic", learning_rate=0.1),
-    pytest.param(dict(dataset="nand", sizes=[2, 2, 1], activations=["identity", "sigmoid"], cost="cross_entropy", learning_rate=0.5, l2=0.01), marks=slow),
-    dict(dataset="nor", sizes=[2, 3, 2], activations=["tanh", "softmax"], cost="softmax_cross_entropy", learning_rate=0.5),
-    pytest.param(dict(dataset="xnor", sizes=[2, 4, 1], activations=["sigmoid", "tanh"], cost="quadratic", learning_rate=0.3, seed=3), marks=slow),
-    dict(dataset="circle", sizes=[4, 5, 1], activations=["tanh", "sigmoid"], cost="cross_entropy", learning_rate=0.05,
+    dict(dataset="xor", sizes=[2, 2, 1], activations=["sigmoid", "sigmoid"], cost="cross_entropy", lr=1.0),
+    pytest.param(dict(dataset="and", sizes=[2, 3, 1], activations=["tanh", "sigmoid"], cost="quadratic", lr=0.5), marks=slow),
+    dict(dataset="or", sizes=[2, 3, 1], activations=["relu", "identity"], cost="quadratic", lr=0.1),
+    pytest.param(dict(dataset="nand", sizes=[2, 2, 1], activations=["identity", "sigmoid"], cost="cross_entropy", lr=0.5, l2=0.01), marks=slow),
+    dict(dataset="nor", sizes=[2, 3, 2], activations=["tanh", "softmax"], cost="softmax_cross_entropy", lr=0.5),
+    pytest.param(dict(dataset="xnor", sizes=[2, 4, 1], activations=["sigmoid", "tanh"], cost="quadratic", lr=0.3, seed=3), marks=slow),
+    dict(dataset="circle", sizes=[4, 5, 1], activations=["tanh", "sigmoid"], cost="cross_entropy", lr=0.05,
          features=["x1", "x2", "x1sq", "x2sq"], l2=0.001, noise=0.1),
     pytest.param(dict(dataset="xor_quadrants", sizes=[3, 4, 2], activations=["relu", "softmax"], cost="softmax_cross_entropy",
-         learning_rate=0.02, features=["x1", "x2", "x1x2"], seed=7), marks=slow),
-    pytest.param(dict(dataset="gauss", sizes=[2, 3, 1], activations=["sigmoid", "sigmoid"], cost="quadratic", learning_rate=0.2, noise=0.2), marks=slow),
+         lr=0.02, features=["x1", "x2", "x1x2"], seed=7), marks=slow),
+    pytest.param(dict(dataset="gauss", sizes=[2, 3, 1], activations=["sigmoid", "sigmoid"], cost="quadratic", lr=0.2, noise=0.2), marks=slow),
     dict(dataset="spiral", sizes=[7, 6, 5, 1], activations=["tanh", "relu", "sigmoid"], cost="cross_entropy",
-         learning_rate=0.01, features=list(playground.FEATURES), noise=0.05, train_fraction=0.7),
+         lr=0.01, features=list(playground.FEATURES), noise=0.05, train_fraction=0.7),
     pytest.param(dict(dataset="spiral", sizes=[2, 8, 8, 1], activations=["identity", "tanh", "sigmoid"], cost="quadratic",
-         learning_rate=0.02, l2=0.003), marks=slow),
+         lr=0.02, l2=0.003), marks=slow),
 ]
 L1_GRID = [
-    dict(dataset="xor", sizes=[2, 3, 1], activations=["tanh", "sigmoid"], cost="cross_entropy", learning_rate=0.5, l1=0.01),
-    dict(dataset="circle", sizes=[2, 4, 1], activations=["relu", "sigmoid"], cost="quadratic", learning_rate=0.05,
+    dict(dataset="xor", sizes=[2, 3, 1], activations=["tanh", "sigmoid"], cost="cross_entropy", lr=0.5, l1=0.01),
+    dict(dataset="circle", sizes=[2, 4, 1], activations=["relu", "sigmoid"], cost="quadratic", lr=0.05,
          l1=0.003, l2=0.002),
     pytest.param(dict(dataset="gauss", sizes=[2, 3, 2], activations=["sigmoid", "softmax"], cost="softmax_cross_entropy",
-         learning_rate=0.1, l1=0.001), marks=slow),
+         lr=0.1, l1=0.001), marks=slow),
 ]
 STEPS = 40
 
@@ -114,7 +114,7 @@ def test_page_steps_equal_jaxbp_fit(page, settings):
     assert x.shape == (len(before["labels"]), s["sizes"][0]) and y.shape[1] == s["sizes"][-1]
     params = as_params(before)
     l2 = settings.get("l2", 0.0)
-    trained, history = jaxbp.fit(net, params, x, y, settings["cost"], optax.sgd(settings["learning_rate"]),
+    trained, history = jaxbp.fit(net, params, x, y, settings["cost"], optax.sgd(settings["lr"]),
                                  STEPS, l2=l2)
     assert after["step"] == STEPS
     assert_same_params(after["params"], trained)
@@ -130,7 +130,7 @@ def test_page_l1_equals_an_independent_jax_grad_loop(page, settings):
     before, after = run(page, STEPS, **settings)
     s = page.page.evaluate("jaxbp.settings()")
     x, y = jnp.asarray(before["x"]), jnp.asarray(before["y"])
-    expected = reference_l1(net_of(s), as_params(before), x, y, settings["cost"], settings["learning_rate"],
+    expected = reference_l1(net_of(s), as_params(before), x, y, settings["cost"], settings["lr"],
                             settings["l1"], settings.get("l2", 0.0), STEPS)
     assert_same_params(after["params"], expected)
     # and L1 changes the result (the test would notice a page that ignored it)
@@ -142,7 +142,7 @@ def test_minibatches_follow_the_reported_batches(page):
     """Mini-batches: each update uses the rows the page reports (``state().batch``); the same
     updates from jaxbp.backprop on those rows give the same params."""
     settings = dict(dataset="circle", sizes=[2, 4, 1], activations=["tanh", "sigmoid"], cost="cross_entropy",
-                    learning_rate=0.1, batch_size=7, l2=0.001)
+                    lr=0.1, batch_size=7, l2=0.001)
     before, _ = run(page, 0, **settings)
     net, params = net_of(page.page.evaluate("jaxbp.settings()")), as_params(before)
     x, y = jnp.asarray(before["x"]), jnp.asarray(before["y"])
@@ -165,9 +165,9 @@ def test_minibatches_follow_the_reported_batches(page):
 
 def test_learning_rate_and_l2_change_without_reset(page):
     settings = dict(dataset="xor", sizes=[2, 2, 1], activations=["sigmoid", "sigmoid"], cost="cross_entropy",
-                    learning_rate=1.0, batch_size=4)
+                    lr=1.0, batch_size=4)
     before, mid = run(page, 10, **settings)
-    page.page.evaluate("jaxbp.change({learning_rate: 0.25, l2: 0.01})")
+    page.page.evaluate("jaxbp.change({lr: 0.25, l2: 0.01})")
     after = page.page.evaluate("jaxbp.step(10)")
     assert after["step"] == 20
     net, x, y = net_of(page.page.evaluate("jaxbp.settings()")), jnp.asarray(before["x"]), jnp.asarray(before["y"])
@@ -203,7 +203,7 @@ def test_the_data_is_what_it_says(page):
 
 def test_exported_params_load_in_jaxbp(page, tmp_path):
     settings = dict(dataset="circle", sizes=[2, 5, 3, 1], activations=["relu", "tanh", "sigmoid"],
-                    cost="cross_entropy", learning_rate=0.05)
+                    cost="cross_entropy", lr=0.05)
     _, after = run(page, 25, **settings)
     path = tmp_path / "net.npz"
     path.write_bytes(base64.b64decode(page.page.evaluate("jaxbp.exportParams()")))
@@ -221,7 +221,7 @@ def test_exported_params_load_in_jaxbp(page, tmp_path):
 def test_url_hash_round_trip_and_hidden_controls(browser, tmp_path):  # noqa: F811
     path = playground.playground(tmp_path / "p.html")
     settings = dict(dataset="spiral", seed=5, sizes=[3, 6, 4, 1], activations=["relu", "tanh", "sigmoid"],
-                    cost="quadratic", learning_rate=0.125, batch_size=17, l1=0.001, l2=0.0005,
+                    cost="quadratic", lr=0.125, batch_size=17, l1=0.001, l2=0.0005,
                     features=["x1", "x2", "sinx1"], noise=0.15, train_fraction=0.6)
     first = Page(browser, path)
     first.page.evaluate("s => jaxbp.set(s)", settings)
@@ -231,10 +231,10 @@ def test_url_hash_round_trip_and_hidden_controls(browser, tmp_path):  # noqa: F8
     hash_ = first.page.evaluate("location.hash")
     assert hash_ == first.page.evaluate("jaxbp.hash()")
     state = first.page.evaluate("jaxbp.state()")
-    second = Page(browser, Path(path).as_uri() + hash_ + "&hide=learning_rate,cost")
+    second = Page(browser, Path(path).as_uri() + hash_ + "&hide=lr,cost")
     assert second.page.evaluate("jaxbp.settings()") == want
     assert second.page.evaluate("jaxbp.state()")["params"] == state["params"]   # same seed, same net
-    assert not second.page.is_visible("#learning_rate") and not second.page.is_visible("#cost")
+    assert not second.page.is_visible("#lr") and not second.page.is_visible("#cost")
     assert second.page.is_visible("#batch_size")
     third = Page(browser, Path(path).as_uri() + hash_ + "&batch_size_hide=true")   # the Playground's form
     assert not third.page.is_visible("#batch_size") and third.page.is_visible("#cost")
@@ -246,7 +246,7 @@ def test_url_hash_round_trip_and_hidden_controls(browser, tmp_path):  # noqa: F8
 def test_divergence_is_warned_before_nan(page):
     """A learning rate far above 2 / lambda_max: the page warns while the loss is still finite."""
     settings = dict(dataset="gauss", sizes=[2, 4, 1], activations=["identity", "identity"], cost="quadratic",
-                    learning_rate=0.3, batch_size=1000)
+                    lr=0.3, batch_size=1000)
     run(page, 0, **settings)
     lam = page.page.evaluate("jaxbp.sharpness()")
     # lambda_max independently: the Hessian of jaxbp.loss by jax.hessian, on the same rows
@@ -269,7 +269,7 @@ def test_divergence_is_warned_before_nan(page):
 def test_playground_screenshots(page):
     """Screenshots for docs/playground.md (kept when JAXBP_SCREENSHOTS is set)."""
     run(page, 0, dataset="xor_quadrants", sizes=[2, 4, 2, 1], activations=["tanh", "tanh", "sigmoid"],
-        cost="cross_entropy", learning_rate=0.03, batch_size=10)
+        cost="cross_entropy", lr=0.03, batch_size=10)
     page.page.evaluate("() => { for (let k = 0; k < 30; k++) jaxbp.step(20); }")   # 30 points of the curves
     page.check_not_blank("playground.png")
     page.page.select_option("#view", "delta")
@@ -286,7 +286,7 @@ def test_benchmark_spiral_6x8(page):
     """Steps per second on the spiral with six hidden layers of 8 tanh units, batch 10, and
     redraws per second while playing (the loop yields to the page after each slice)."""
     run(page, 0, dataset="spiral", sizes=[2] + [8] * 6 + [1], activations=["tanh"] * 6 + ["sigmoid"],
-        cost="cross_entropy", learning_rate=0.03, batch_size=10)
+        cost="cross_entropy", lr=0.03, batch_size=10)
     steps_per_s = page.page.evaluate("jaxbp.bench(2000)")
     page.page.bring_to_front()   # a hidden tab gets no animation frames
     r0 = page.page.evaluate("jaxbp.perf()")
@@ -316,7 +316,7 @@ def test_your_own_data_multiclass_and_csv_drop(browser, tmp_path):  # noqa: F811
     labels = np.argmax(x @ np.array([[1.0, -1.0, 0.2], [0.3, 0.5, -1.0]]), axis=1)
     path = playground.playground(tmp_path / "own.html", x, labels, sizes=[2, 5, 3],
                                  activations=["tanh", "softmax"], cost="softmax_cross_entropy",
-                                 learning_rate=0.3, batch_size=1000, train_fraction=1.0)
+                                 lr=0.3, batch_size=1000, train_fraction=1.0)
     p = Page(browser, path)
     before = p.page.evaluate("jaxbp.state()")
     after = p.page.evaluate("jaxbp.step(30)")
@@ -338,8 +338,32 @@ def test_your_own_data_multiclass_and_csv_drop(browser, tmp_path):  # noqa: F811
     p.check_clean()
 
 
-LESSON = ("#dataset=xor&seed=0&sizes=2-1&activations=sigmoid&cost=cross_entropy&learning_rate=1"
+LESSON = ("#dataset=xor&seed=0&sizes=2-1&activations=sigmoid&cost=cross_entropy&lr=1"
           "&batch_size=4&hide=dataset,features,noise,train_fraction,l1,l2,cost,history")
+
+
+def test_links_and_runs_of_version_0_2_0_still_load(browser, tmp_path):  # noqa: F811
+    """0.2.0 called the learning rate learning_rate: its links (hash and hide list) and its
+    exported runs' settings load with that value as lr; lr wins when a link has both."""
+    path = playground.playground(tmp_path / "old.html")
+    old_link = LESSON.replace("&lr=1", "&learning_rate=0.5").replace("hide=", "hide=learning_rate,")
+    p = Page(browser, path.as_uri() + old_link)
+    s = p.page.evaluate("jaxbp.settings()")
+    assert s["lr"] == 0.5 and "learning_rate" not in s and s["sizes"] == [2, 1]
+    assert not p.page.is_visible("#lr") and p.page.is_visible("#batch_size")
+    assert "&lr=0.5&" in p.page.evaluate("location.hash")              # rewritten in the new name
+    assert "learning_rate" not in p.page.evaluate("location.hash")
+    assert p.page.evaluate("jaxbp.fromHash('#lr=0.2&learning_rate=0.7').settings") == {"lr": 0.2}
+    # an exported run of 0.2.0: its settings as they were saved
+    old_run = dict(dataset="xor", seed=2, sizes=[2, 2, 1], activations=["sigmoid", "sigmoid"],
+                   cost="cross_entropy", learning_rate=0.75, batch_size=4, l1=0.0, l2=0.0,
+                   features=["x1", "x2"], noise=0.0, train_fraction=0.5, stop_loss=0.0, stop_step=0)
+    s = p.page.evaluate("s => jaxbp.set(s)", old_run)
+    assert s["lr"] == 0.75 and "learning_rate" not in s and s["seed"] == 2
+    # and the old name in a change: a new rate without a reset, not ignored
+    assert p.page.evaluate("jaxbp.change({learning_rate: 0.25})")["lr"] == 0.25
+    assert "&lr=0.25&" in p.page.evaluate("location.hash")
+    p.check_clean()
 
 
 def test_xor_lesson_link(browser, tmp_path):  # noqa: F811
@@ -348,7 +372,7 @@ def test_xor_lesson_link(browser, tmp_path):  # noqa: F811
     path = playground.playground(tmp_path / "lesson.html")
     p = Page(browser, path.as_uri() + LESSON)
     s = p.page.evaluate("jaxbp.settings()")
-    assert (s["dataset"], s["sizes"], s["activations"], s["learning_rate"]) == ("xor", [2, 1], ["sigmoid"], 1.0)
+    assert (s["dataset"], s["sizes"], s["activations"], s["lr"]) == ("xor", [2, 1], ["sigmoid"], 1.0)
     assert not p.page.is_visible("#dataset") and not p.page.is_visible("#cost")
     state = p.page.evaluate("jaxbp.step(1000)")
     assert state["accuracy"] == 0.5 and abs(state["loss"] - np.log(2)) < 1e-6
@@ -365,7 +389,7 @@ def test_history_scrubber_branches(page):
     """Back to a recorded step, then on with a new learning rate: the branch equals jaxbp.fit
     from that step's params."""
     settings = dict(dataset="and", sizes=[2, 2, 1], activations=["sigmoid", "sigmoid"], cost="cross_entropy",
-                    learning_rate=1.0, batch_size=4)
+                    lr=1.0, batch_size=4)
     before, _ = run(page, 0, **settings)
     at20 = None
     for _ in range(3):
@@ -376,7 +400,7 @@ def test_history_scrubber_branches(page):
     back = page.page.evaluate("jaxbp.state()")
     assert back["step"] == 20 and back["params"] == at20["params"]
     assert page.page.get_attribute("#scrub", "max") == "2"   # the later history is dropped
-    page.page.evaluate("jaxbp.change({learning_rate: 0.5})")
+    page.page.evaluate("jaxbp.change({lr: 0.5})")
     after = page.page.evaluate("jaxbp.step(10)")
     assert after["step"] == 30
     net, x, y = net_of(page.page.evaluate("jaxbp.settings()")), jnp.asarray(before["x"]), jnp.asarray(before["y"])
@@ -386,7 +410,7 @@ def test_history_scrubber_branches(page):
 
 def test_buttons_stop_conditions_and_weight_editing(page):
     run(page, 0, dataset="xor", sizes=[2, 2, 1], activations=["sigmoid", "sigmoid"], cost="cross_entropy",
-        learning_rate=1.0, batch_size=2, stop_step=37)
+        lr=1.0, batch_size=2, stop_step=37)
     page.page.click("#step1")
     assert page.page.evaluate("jaxbp.state().step") == 1
     page.page.click("#epoch1")                     # 4 rows, batch 2: an epoch is 2 updates
@@ -398,7 +422,7 @@ def test_buttons_stop_conditions_and_weight_editing(page):
     assert state["step"] == 37 and "reached step 37" in state["stopped"]
     # stop at a loss
     run(page, 0, dataset="xor", sizes=[2, 2, 1], activations=["sigmoid", "sigmoid"], cost="cross_entropy",
-        learning_rate=1.0, batch_size=4, stop_loss=0.3, seed=1)
+        lr=1.0, batch_size=4, stop_loss=0.3, seed=1)
     page.page.click("#play")
     page.page.wait_for_function("!jaxbp.playing()", timeout=20000)
     state = page.page.evaluate("jaxbp.state()")
@@ -414,7 +438,7 @@ def test_buttons_stop_conditions_and_weight_editing(page):
 
 def test_training_stops_before_a_weight_becomes_non_finite(page):
     run(page, 0, dataset="gauss", sizes=[2, 3, 1], activations=["identity", "identity"], cost="quadratic",
-        learning_rate=50.0, batch_size=1000)
+        lr=50.0, batch_size=1000)
     state = page.page.evaluate("jaxbp.step(2000)")
     assert 0 < state["step"] < 2000 and "non-finite" in state["stopped"]
     assert all(np.isfinite(np.asarray(l["W"])).all() for l in state["params"])
@@ -422,7 +446,7 @@ def test_training_stops_before_a_weight_becomes_non_finite(page):
 
 def test_bad_settings_are_refused_with_a_reason(page):
     run(page, 0, dataset="xor", sizes=[2, 2, 1], activations=["sigmoid", "sigmoid"], cost="cross_entropy")
-    for bad, words in (({"learning_rate": -1}, "learning_rate must be a finite number > 0"),
+    for bad, words in (({"lr": -1}, "lr must be a finite number > 0"),
                        ({"sizes": [2, 0, 1]}, "sizes must be whole numbers"),
                        ({"activations": ["softmax", "sigmoid"]}, "activations[0] must be one of"),
                        ({"cost": "softmax_cross_entropy"}, "needs a softmax output layer"),
@@ -432,10 +456,10 @@ def test_bad_settings_are_refused_with_a_reason(page):
         assert words in message, (bad, message)
     # a bad value typed into a control is refused on the page, and the net is kept
     step = page.page.evaluate("jaxbp.step(3).step")
-    page.page.fill("#learning_rate", "-2")
-    page.page.dispatch_event("#learning_rate", "change")
-    assert "learning_rate must be" in page.text("#warning")
-    assert page.page.evaluate("jaxbp.state().step") == step and page.page.evaluate("jaxbp.settings().learning_rate") > 0
+    page.page.fill("#lr", "-2")
+    page.page.dispatch_event("#lr", "change")
+    assert "lr must be" in page.text("#warning")
+    assert page.page.evaluate("jaxbp.state().step") == step and page.page.evaluate("jaxbp.settings().lr") > 0
 
 
 def test_params_file_checksums_equal_pythons(page):

@@ -120,7 +120,7 @@ def test_frozen_leaves_and_integer_labels():
 @pytest.mark.parametrize("args, kw, error, pattern", [
     (("not a net", "quadratic", 0.1), {}, TypeError, r"^make_step: net must be a jaxbp\.MLP"),
     ((NET, "quadratc", 0.1), {}, ValueError, r"^make_step: unknown cost 'quadratc'.*did you mean 'quadratic'"),
-    ((NET, "quadratic", -0.1), {}, ValueError, r"^make_step: learning_rate must be a finite float > 0, got -0\.1"),
+    ((NET, "quadratic", -0.1), {}, ValueError, r"^make_step: lr must be a finite float > 0, got -0\.1"),
     ((NET, "quadratic", "fast"), {}, TypeError, r"^make_step: optimizer must be an optax\.GradientTransformation"),
     ((NET, "quadratic", 0.1), dict(l2=-1.0), ValueError, r"^make_step: l2 must be a finite float >= 0, got -1\.0"),
     ((NET, "quadratic", 0.1), dict(grad="manaul"), ValueError, r"^make_step: unknown grad 'manaul'"),

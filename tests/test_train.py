@@ -274,7 +274,7 @@ UNIT_PARAMS = ({"W": jnp.zeros((2, 1), jnp.float32), "b": jnp.zeros((1,), jnp.fl
 
 def test_e32_divergence_raises_with_the_specified_message():
     """lr 20 with a naive-log BCE in float32: ln 2 at step 0, log(0) at step 1."""
-    with pytest.raises(jaxbp.NonFiniteError, match=r"non-finite loss at step 1 \(learning_rate=20\.0\); "
+    with pytest.raises(jaxbp.NonFiniteError, match=r"non-finite loss at step 1 \(lr=20\.0\); "
                                                    r"last finite loss 0\.69") as info:
         jaxbp.fit(UNIT, UNIT_PARAMS, OR_X, OR_Y, NAIVE_BCE, 20.0, steps=5)
     e = info.value
@@ -282,7 +282,7 @@ def test_e32_divergence_raises_with_the_specified_message():
     assert e.step == 1 and np.isnan(e.history[1:]).all()
     np.testing.assert_allclose(e.history[0], np.log(2), rtol=1e-6)
     assert all(np.all(a == 0) for a in leaves(e.params))  # the step-0 params: loss ln 2
-    with pytest.raises(jaxbp.NonFiniteError, match=r"step 1 \(learning_rate=20\.0\)"):
+    with pytest.raises(jaxbp.NonFiniteError, match=r"step 1 \(lr=20\.0\)"):
         jaxbp.fit(UNIT, UNIT_PARAMS, OR_X, OR_Y, NAIVE_BCE, jaxbp.optimizer("sgd", 20.0), steps=5)
     with pytest.raises(jaxbp.NonFiniteError, match=r"step 1 \(custom optimizer "):
         jaxbp.fit(UNIT, UNIT_PARAMS, OR_X, OR_Y, NAIVE_BCE, optax.sgd(20.0), steps=5)
@@ -291,7 +291,7 @@ def test_e32_divergence_raises_with_the_specified_message():
 def test_non_finite_params_after_last_step_are_caught():
     """A finite loss whose update overflows: float32, inputs of 4000, learning rate 1e38."""
     with pytest.raises(jaxbp.NonFiniteError, match=r"^fit: non-finite parameters after the last "
-                                                   r"step \(learning_rate=1e\+38\); last finite "
+                                                   r"step \(lr=1e\+38\); last finite "
                                                    r"loss 0\.125") as info:
         jaxbp.fit(UNIT, UNIT_PARAMS, OR_X * 1000, OR_Y, "quadratic", 1e38, steps=1)
     assert info.value.step == 1 and np.isfinite(info.value.history).all()

@@ -235,8 +235,8 @@ def test_float32_prints_seven_digits():
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
-    (dict(lr=0.0), ValueError, r"^explain: learning_rate must be a finite float > 0, got 0\.0"),
-    (dict(lr="0.5"), TypeError, r"^explain: learning_rate must be a finite float"),
+    (dict(lr=0.0), ValueError, r"^explain: lr must be a finite float > 0, got 0\.0"),
+    (dict(lr="0.5"), TypeError, r"^explain: lr must be a finite float"),
     (dict(trainable=({"W": True},)), ValueError, r"^explain: trainable must be None or one dict"),
     (dict(steps=-1), ValueError, r"^explain: steps must be an int > 0, got -1"),
     (dict(cost="quadratc"), ValueError, r"^explain: unknown cost 'quadratc'.*did you mean 'quadratic'"),

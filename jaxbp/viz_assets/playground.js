@@ -4,7 +4,7 @@
 // is playground_core.js (JBP); part 2, the trainer, playground_train.js (TRAIN); the params
 // file writer is npz.js (NPZ).
 (function () {
-const {CONFIG, HIDDEN_ACTS, OUTPUT_ACTS, COSTS, T, normalise, reset, step1, steps, score, record,
+const {CONFIG, HIDDEN_ACTS, OUTPUT_ACTS, COSTS, T, upgrade, normalise, reset, step1, steps, score, record,
        measureSharpness, stopReached, toHash, fromHash, copyParams, exportParams, exportRun,
        epochSteps, parseCSV} = TRAIN;
 const MAX_LAYERS = 8, MAX_UNITS = 16, G = 16, BIG = 40, BUDGET_MS = 8;
@@ -51,7 +51,7 @@ function build() {
     h("button", {id: "step1", type: "button", onclick: () => { pause(); steps(1); record(); redraw(); }, text: "Step"}),
     h("button", {id: "epoch1", type: "button", onclick: () => { pause(); steps(epochSteps()); record(); redraw(); }, text: "Epoch"}),
     h("output", {id: "counter", "aria-live": "off"}),
-    control("learning_rate", "learning rate", h("input", {id: "learning_rate", type: "number", step: "any", min: "0", value: s.learning_rate, onchange: e => tryChange({learning_rate: +e.target.value})})),
+    control("lr", "learning rate", h("input", {id: "lr", type: "number", step: "any", min: "0", value: s.lr, onchange: e => tryChange({lr: +e.target.value})})),
     control("batch_size", "batch size", h("input", {id: "batch_size", type: "number", min: "1", max: "1000", value: s.batch_size, onchange: e => tryChange({batch_size: Math.max(1, Math.round(+e.target.value))})})),
     control("l1", "L1", h("input", {id: "l1", type: "number", step: "any", min: "0", value: s.l1, onchange: e => tryChange({l1: +e.target.value})})),
     control("l2", "L2", h("input", {id: "l2", type: "number", step: "any", min: "0", value: s.l2, onchange: e => tryChange({l2: +e.target.value})})),
@@ -442,7 +442,7 @@ function scrub(k) {   // back to a recorded step; training on from there branche
 function writeHash() { history.replaceState(null, "", toHash(T.settings, UI.hide)); }
 function set(settings) { reset(settings); build(); redraw(); writeHash(); return api.settings(); }
 function change(patch) {         // without resetting the net
-  T.settings = normalise(Object.assign({}, T.settings, patch));
+  T.settings = normalise(Object.assign({}, T.settings, upgrade(patch)));
   if ("batch_size" in patch) { T.order = null; T.pos = 0; }
   T.stopped = "";
   record();
@@ -450,7 +450,7 @@ function change(patch) {         // without resetting the net
   writeHash();
 }
 function tryChange(patch) { try { change(patch); } catch (e) { T.stopped = String(e.message); redraw(); } }
-function tryReset(patch) { try { pause(); set(Object.assign({}, T.settings, patch)); } catch (e) { T.stopped = String(e.message); redraw(); } }
+function tryReset(patch) { try { pause(); set(Object.assign({}, T.settings, upgrade(patch))); } catch (e) { T.stopped = String(e.message); redraw(); } }
 function layers(d) {
   const s = T.settings, sizes = s.sizes.slice(), acts = s.activations.slice();
   // a new last hidden layer of 2 units, with the activation of the hidden layer below it

@@ -262,7 +262,7 @@ function predict(params, activations, x) {
   return out.map(o => (o.length === 1 ? (o[0] > 0.5 ? 1 : 0) : o.indexOf(Math.max(...o))));
 }
 
-// gradient descent: p <- p - learning_rate * dC/dp
+// gradient descent: p <- p - lr * dC/dp
 function update(params, grads, lr) {
   return params.map(({W, b}, l) => ({
     W: W.map((row, i) => row.map((w, j) => w - lr * grads[l].W[i][j])),
@@ -271,7 +271,7 @@ function update(params, grads, lr) {
 }
 
 // ---- the sharpness: the Hessian's largest eigenvalue by power iteration ------------------
-// Gradient descent on a quadratic diverges when learning_rate > 2 / lambda_max. H v is the
+// Gradient descent on a quadratic diverges when lr > 2 / lambda_max. H v is the
 // central difference of two gradients (no second derivatives needed).
 function sharpness(params, activations, cost, x, y, l1, l2, iterations) {
   const flat = p => p.flatMap(({W, b}) => W.flat().concat(b));

@@ -11,6 +11,16 @@ const OUTPUT_ACTS = ["sigmoid", "softmax", "tanh", "identity", "relu"];
 const COSTS = ["cross_entropy", "quadratic", "softmax_cross_entropy"];
 
 // ---- settings --------------------------------------------------------------------------------
+// Names of version 0.2.0, read when the new name is absent, so that its links (the URL hash),
+// its exported runs' settings and its lesson pages still load (jaxbp/playground.py: OLD_NAMES).
+const OLD_NAMES = {learning_rate: "lr"};
+function upgrade(given) {
+  const s = Object.assign({}, given || {});
+  for (const [old, name] of Object.entries(OLD_NAMES)) {
+    if (old in s) { if (!(name in s)) s[name] = s[old]; delete s[old]; }
+  }
+  return s;
+}
 let custom = CONFIG.data ? {points: CONFIG.data.x, labels: CONFIG.data.labels} : null;
 
 function classes(s) {
@@ -21,7 +31,7 @@ function classes(s) {
 // Fill in defaults and make the settings consistent: sizes[0] is the number of input features,
 // the last size the number of outputs (1 for two classes, unless the output is softmax).
 function normalise(given) {
-  const s = Object.assign({}, DEFAULTS, given || {});
+  const s = Object.assign({}, DEFAULTS, upgrade(given));
   if (!JBP.DATASETS.includes(s.dataset) && !(s.dataset === "custom" && custom)) {
     throw new Error(`settings: dataset must be one of ${JBP.DATASETS.join(", ")}${custom ? ", custom" : ""}, got ${s.dataset}`);
   }
@@ -40,7 +50,7 @@ function normalise(given) {
     throw new Error(`settings: a softmax output needs cost softmax_cross_entropy, got ${s.cost}`);
   }
   for (const key of ["seed", "batch_size"]) s[key] = Math.round(+s[key]);
-  for (const key of ["learning_rate", "l1", "l2", "noise", "train_fraction", "stop_loss", "stop_step"]) s[key] = +s[key];
+  for (const key of ["lr", "l1", "l2", "noise", "train_fraction", "stop_loss", "stop_step"]) s[key] = +s[key];
   const bad = (what, got) => { throw new Error(`settings: ${what}, got ${got}`); };
   if (!s.sizes.every(n => Number.isInteger(n) && n >= 1 && n <= 64)) bad("sizes must be whole numbers from 1 to 64", s.sizes.join("-"));
   s.activations.forEach((a, l) => {
@@ -48,7 +58,7 @@ function normalise(given) {
     if (!allowed.includes(a)) bad(`activations[${l}] must be one of ${allowed.join(", ")}`, a);
   });
   if (!COSTS.includes(s.cost)) bad(`cost must be one of ${COSTS.join(", ")}`, s.cost);
-  if (!(s.learning_rate > 0 && Number.isFinite(s.learning_rate))) bad("learning_rate must be a finite number > 0", s.learning_rate);
+  if (!(s.lr > 0 && Number.isFinite(s.lr))) bad("lr must be a finite number > 0", s.lr);
   if (!(s.batch_size >= 1)) bad("batch_size must be at least 1", s.batch_size);
   for (const key of ["l1", "l2", "stop_loss", "stop_step"]) if (!(s[key] >= 0 && Number.isFinite(s[key]))) bad(`${key} must be a finite number >= 0`, s[key]);
   if (!(s.noise >= 0 && s.noise <= 0.5)) bad("noise must be in [0, 0.5]", s.noise);
@@ -94,7 +104,7 @@ function step1() {
   const s = T.settings, batch = nextBatch();
   const tr = JBP.backprop(T.params, s.activations, s.cost, batch.map(i => T.x[i]),
                           batch.map(i => T.y[i]), s.l1, s.l2);
-  const next = JBP.update(T.params, tr.grads, s.learning_rate);
+  const next = JBP.update(T.params, tr.grads, s.lr);
   if (!finiteParams(next)) {
     T.stopped = `stopped before step ${T.step + 1}: the update would make a weight non-finite ` +
                 `(loss on the batch ${tr.loss.toPrecision(6)}); lower the learning rate`;
@@ -156,8 +166,8 @@ function checkDivergence(point) {
                 `(${h[h.length - k - 1].loss.toPrecision(4)} → ${point.loss.toPrecision(4)}): ` +
                 `the learning rate may be too high; the net may diverge.`;
   }
-  if (T.sharp && T.settings.learning_rate > 2 / T.sharp.lambda) {
-    T.warning += (T.warning ? " " : "Warning: ") + `the learning rate ${T.settings.learning_rate} is above ` +
+  if (T.sharp && T.settings.lr > 2 / T.sharp.lambda) {
+    T.warning += (T.warning ? " " : "Warning: ") + `the learning rate ${T.settings.lr} is above ` +
                  `2/λmax = ${(2 / T.sharp.lambda).toPrecision(3)} (λmax ≈ ${T.sharp.lambda.toPrecision(4)} ` +
                  `at step ${T.sharp.step}, power iteration on the training loss): gradient descent is unstable here.`;
   }
@@ -185,7 +195,7 @@ function toHash(s, hide) {
   return "#" + parts.join("&");
 }
 function fromHash(hash) {
-  const s = {}, out = {settings: s, hide: []};
+  const s = {}, out = {settings: s, hide: []}, old = {};
   for (const part of hash.replace(/^#/, "").split("&")) {
     const eq = part.indexOf("=");
     if (eq < 0) continue;
@@ -194,7 +204,10 @@ function fromHash(hash) {
     else if (k.endsWith("_hide")) { if (v !== "false" && v !== "0") out.hide.push(k.slice(0, -5)); }
     else if (k in LISTS) s[k] = v.split(LISTS[k]).map(e => (k === "sizes" ? +e : e));
     else if (k in DEFAULTS) s[k] = typeof DEFAULTS[k] === "number" ? +v : v;
+    else if (k in OLD_NAMES) old[OLD_NAMES[k]] = +v;   // a 0.2.0 link (all its renamed settings are numbers)
   }
+  for (const k in old) if (!(k in s)) s[k] = old[k];
+  out.hide = out.hide.map(c => OLD_NAMES[c] || c);
   return out;
 }
 
@@ -218,7 +231,7 @@ function parseCSV(text) {
   return {points, labels};
 }
 
-return {CONFIG, DEFAULTS, HIDDEN_ACTS, OUTPUT_ACTS, COSTS, T, normalise, reset, step1, steps, score,
+return {CONFIG, DEFAULTS, HIDDEN_ACTS, OUTPUT_ACTS, COSTS, T, upgrade, normalise, reset, step1, steps, score,
         record, checkDivergence, measureSharpness, stopReached, toHash, fromHash, copyParams,
         exportParams, exportRun, epochSteps, parseCSV,
         custom: () => custom, setCustom: (d) => { custom = d; }};
