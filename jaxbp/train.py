@@ -219,7 +219,7 @@ def _finite(tree):
 def _rate(optimizer):
     """The learning rate (or what stands for it) of ``fit``'s ``optimizer``, for messages."""
     if isinstance(optimizer, Optimizer):
-        return describe_rate(optimizer.learning_rate, optimizer.static)
+        return describe_rate(optimizer.lr, optimizer.static)
     return describe_rate(optimizer if not hasattr(optimizer, "update") else None, optimizer)
 
 
