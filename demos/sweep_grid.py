@@ -6,6 +6,7 @@ descent, manual backprop, :func:`jaxbp.sweep.train_many`), and :func:`format_tab
 the rows: success rate with its 95% Wilson interval, median updates to solve, and how the
 failed runs failed (:data:`jaxbp.sweep.MODES`).
 """
+import functools
 from typing import NamedTuple
 
 import jax
@@ -13,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxbp import MLP, _checks
+from jaxbp.demos import descent
 from jaxbp.sweep import INITS, MODES, init_batch, train_many, wilson_interval
 
 __all__ = ["CRITERION", "INITS", "MODES", "Row", "format_table", "run_grid", "xor_data"]
@@ -75,11 +77,7 @@ def run_grid(widths=(2, 3, 4, 8), inits=("small", "uniform"), costs=("quadratic"
     rows = []
     for width in widths:
         net = MLP((2, width, 1), "sigmoid", "sigmoid")
-        batches = [init_batch(net, jax.random.fold_in(key, list(INITS).index(i)), runs, i, dtype)
-                   for i in inits]
-        # runs ordered (init, lr, run): every init batch repeated once per rate
-        params = jax.tree_util.tree_map(
-            lambda *leaves: jnp.concatenate([leaf for leaf in leaves for _ in lrs]), *batches)
+        params = _initial(net, key, tuple(inits), len(lrs), runs, dtype)
         lr = np.repeat(np.tile(np.asarray(lrs), len(inits)), runs)
         for cost in costs:
             res = train_many(net, params, x, y, cost, lr, steps)
@@ -93,6 +91,27 @@ def run_grid(widths=(2, 3, 4, 8), inits=("small", "uniform"), costs=("quadratic"
                                 float(np.median(done)) if done.size else float("nan"),
                                 dict(zip(MODES, counts.tolist())), first[part]))
     return rows
+
+
+def _initial(net, key, inits, repeats, runs, dtype):
+    """The runs of one width, ordered (init, lr, run): every init batch repeated once per
+    rate."""
+    spec = jax.ShapeDtypeStruct(key.shape, key.dtype)
+    return _draw(net, inits, repeats, runs, np.dtype(dtype), spec)(key)
+
+
+@functools.lru_cache(maxsize=None)
+def _draw(net, inits, repeats, runs, dtype, key_spec):
+    """:func:`_initial`'s program, compiled once per process with XLA's quick settings:
+    drawing random numbers is all compile time (threefry is long straight-line code), and
+    the program runs in microseconds."""
+    def draw(key):
+        batches = [init_batch(net, jax.random.fold_in(key, list(INITS).index(i)), runs, i, dtype)
+                   for i in inits]
+        return jax.tree_util.tree_map(
+            lambda *leaves: jnp.concatenate([leaf for leaf in leaves for _ in range(repeats)]),
+            *batches)
+    return descent.compiled(draw, key_spec)
 
 
 def format_table(rows):
