@@ -20,7 +20,7 @@ the functions. The recogniser (:mod:`jaxbp.diagnose`) never looks at this module
 recognises the *signature* of a mistake in any backward pass.
 """
 from functools import partial
-from typing import Callable, Dict
+from typing import Any, Dict
 
 import jax
 import jax.numpy as jnp
@@ -30,7 +30,7 @@ from .backprop import Trace
 from .costs import COSTS, CostLike
 from .network import MLP, feedforward
 
-CATALOGUE: Dict[str, Callable[..., Trace]] = {}
+CATALOGUE: Dict[str, Any] = {}   # name -> function, carrying story, reference, ...
 
 
 def _bug(equation, story, reference=None, needs=""):

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Optional
 import numpy as np
 
 if TYPE_CHECKING:  # for the hints only: this module imports no JAX
-    from ._types import ArrayLike, Params
+    from ._types import ArrayLike, Params, Scalar
     from .backprop import Trace
     from .costs import Cost
     from .network import MLP
@@ -217,7 +217,7 @@ def _bp4(p, l, got, rtol):
     return cands
 
 
-def likely_mistake(net: MLP, params: Params, x: ArrayLike, y: ArrayLike, cost: Cost, l2: float,
+def likely_mistake(net: MLP, params: Params, x: ArrayLike, y: ArrayLike, cost: Cost, l2: Scalar,
                    got: Trace, right: Trace, where: str, rtol: Optional[float] = None
                    ) -> Optional[str]:
     """The most likely mistake behind the first wrong equation, as a sentence, or None.

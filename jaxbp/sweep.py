@@ -32,7 +32,7 @@ first time (0 = solved by the initial weights; -1 = never within the budget).
 """
 import math
 from functools import partial
-from typing import Dict, Literal, NamedTuple, Optional, Tuple
+from typing import Dict, Literal, NamedTuple, Optional, Tuple, Union
 
 import jax
 import jax.numpy as jnp
@@ -90,7 +90,8 @@ def init_batch(net: MLP, key: PRNGKey, runs: int,
     return jax.vmap(lambda k: net.init(k, scale=scale, dtype=dtype, distribution=distribution))(keys)
 
 
-def wilson_interval(k: int, n: int, z: float = 1.959963984540054) -> Tuple[float, float]:
+def wilson_interval(k: Union[int, jax.Array], n: Union[int, jax.Array], z: float = 1.959963984540054
+                    ) -> Tuple[float, float]:
     """The Wilson score interval ``(low, high)`` for k successes in n trials (95% by default).
 
     ``center = (k + z^2/2) / (n + z^2)``, ``half = z sqrt(k (n - k) / n + z^2/4) / (n + z^2)``.

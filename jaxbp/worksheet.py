@@ -14,7 +14,7 @@ right within 0.5% (relative; 1e-6 absolute), so three significant digits carried
 by hand are enough.
 """
 import re
-from typing import Literal, NamedTuple, Tuple
+from typing import Literal, NamedTuple, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -212,8 +212,8 @@ class Grade(NamedTuple):
     total: int
     answered: int
     right: int
-    first_wrong: tuple
-    likely: str
+    first_wrong: Optional[tuple]
+    likely: Optional[str]
     sheet: Sheet
 
     def __str__(self) -> str:
