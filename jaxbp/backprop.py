@@ -87,7 +87,8 @@ _trace = jax.jit(kernel, static_argnums=(0, 1))  # for the eager, checked functi
 
 
 def backward(net: MLP, params: Params, zs: Sequence[jax.Array], activations: Sequence[jax.Array],
-             delta: jax.Array, n: int = 1, l2: Scalar = 0.0) -> Tuple[Tuple[jax.Array, ...], Params]:
+             delta: jax.Array, n: int = 1, l2: Scalar = 0.0
+             ) -> Tuple[Tuple[jax.Array, ...], Params]:
     """BP2-BP4, from the output layer's error ``delta`` (BP1; one row per sample).
 
     Returns ``(deltas, grads)``: every layer's error, and the gradient of the sum of the

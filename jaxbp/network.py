@@ -114,7 +114,8 @@ class MLP:
         return out[0] if np.ndim(x) == 1 else out
 
 
-def feedforward(net: MLP, params: Params, x: jax.Array, offsets: Optional[Sequence[jax.Array]] = None
+def feedforward(net: MLP, params: Params, x: jax.Array,
+                offsets: Optional[Sequence[jax.Array]] = None
                 ) -> Tuple[List[jax.Array], List[jax.Array]]:
     """The forward pass, keeping every weighted input and activation (unchecked kernel).
 
