@@ -16,6 +16,7 @@ import difflib
 import numbers
 import operator
 import weakref
+from typing import Any, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -105,7 +106,7 @@ def check_layer_activations(fn, sizes, names):
                              f"(layer {l} has {sizes[-1]} unit)")
 
 
-def resolve_cost(fn, cost, output):
+def resolve_cost(fn: str, cost: Any, output: str) -> Cost:
     """The Cost for ``cost`` (a name or a Cost), checked against the output activation."""
     if not isinstance(cost, Cost):
         cost = choose(fn, "cost", cost, COSTS)
@@ -152,7 +153,7 @@ def check_l2(fn, l2):
     return check_number(fn, "l2", l2, *NON_NEGATIVE)
 
 
-def check_float_dtype(fn, dtype):
+def check_float_dtype(fn: str, dtype: Any) -> np.dtype:
     """A floating dtype that jax can actually hold (E40)."""
     try:
         dtype = np.dtype(dtype)
@@ -166,7 +167,7 @@ def check_float_dtype(fn, dtype):
     return dtype
 
 
-def check_key(fn, key):
+def check_key(fn: str, key: Any) -> jax.Array:
     """A single PRNG key: new-style ``jax.random.key(seed)`` or legacy uint32[2] (E33)."""
     if isinstance(key, (jax.Array, jax.core.Tracer, np.ndarray)):
         if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) and key.shape == ():
@@ -183,7 +184,7 @@ def _describe(a):
     return type(a).__name__
 
 
-def check_params(fn, net, params):
+def check_params(fn: str, net: Any, params: Any) -> np.dtype:
     """Structure, shapes and one floating dtype for ``params``; returns that dtype."""
     n_layers = len(net.sizes) - 1
     if not isinstance(params, (tuple, list)):
@@ -327,7 +328,7 @@ def as_batch(fn, x, dtype, n_features=None, mismatch=None):
     return cast
 
 
-def prepare_x(fn, net, x, dtype):
+def prepare_x(fn: str, net: Any, x: Any, dtype: np.dtype) -> jax.Array:
     """x as a (batch, n_in) array of ``dtype``; 1-D is one sample (a batch of one)."""
     return as_batch(fn, x, dtype, net.sizes[0], f"layer 0 expects {net.sizes[0]} input features")
 
@@ -391,7 +392,8 @@ def prepare_y(fn, net, cost, y, x_was_1d, n, dtype):
     return cast
 
 
-def prepare(fn, net, params, x, y, cost, l2=0.0):
+def prepare(fn: str, net: Any, params: Any, x: Any, y: Any, cost: Any, l2: Any = 0.0
+            ) -> Tuple[Cost, jax.Array, jax.Array, jax.Array]:
     """Check and convert the arguments shared by every gradient function.
 
     Returns ``(cost, x, y, l2)`` with x and y 2-D in the params dtype (int, bool and other

@@ -3,14 +3,15 @@
 Nothing on this path calls ``jax.grad``, ``vjp`` or ``jvp``; :mod:`jaxbp.autodiff` is the
 independent twin that checks it.
 """
-from typing import NamedTuple, Tuple
+from typing import NamedTuple, Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
 
 from . import _checks
-from .costs import weight_decay
-from .network import feedforward
+from ._types import ArrayLike, Params, Scalar
+from .costs import Cost, CostLike, weight_decay
+from .network import MLP, feedforward
 
 
 class Trace(NamedTuple):
@@ -25,21 +26,23 @@ class Trace(NamedTuple):
     zs: Tuple[jax.Array, ...]
     activations: Tuple[jax.Array, ...]
     deltas: Tuple[jax.Array, ...]
-    grads: Tuple[dict, ...]
+    grads: Params
 
     def _repr_html_(self):  # a table in Jupyter
         from . import _html
         return _html.trace(self)
 
 
-def trace(net, params, x, y, cost, l2=0.0):
+def trace(net: MLP, params: Params, x: ArrayLike, y: ArrayLike, cost: CostLike,
+          l2: Scalar = 0.0) -> Trace:
     """Run :func:`backprop` and return every intermediate as a :class:`Trace`."""
     cost, x, y, l2 = _checks.prepare("trace", net, params, x, y, cost, l2)
     tr = _trace(net, cost, tuple(params), x, y, l2)
     return tr._replace(grads=type(params)(tr.grads))
 
 
-def backprop(net, params, x, y, cost, l2=0.0):
+def backprop(net: MLP, params: Params, x: ArrayLike, y: ArrayLike, cost: CostLike,
+             l2: Scalar = 0.0) -> Tuple[jax.Array, Params]:
     """The cost and its gradient, by the four equations of backpropagation.
 
     With ``z^l = a^{l-1} @ W^l + b^l`` and ``a^l = sigma(z^l)`` for a batch of n samples
@@ -70,7 +73,7 @@ def backprop(net, params, x, y, cost, l2=0.0):
     return tr.loss, type(params)(tr.grads)  # the container params came in (a tuple)
 
 
-def kernel(net, cost, params, x, y, l2):
+def kernel(net: MLP, cost: Cost, params: Params, x: jax.Array, y: jax.Array, l2: Scalar) -> Trace:
     """The unchecked kernel, a :class:`Trace`: x and y 2-D in the params dtype, l2 a scalar
     (a Python 0 drops the term). :func:`jaxbp.make_step` calls it inside its update."""
     zs, activations = feedforward(net, params, x)
@@ -83,7 +86,9 @@ def kernel(net, cost, params, x, y, l2):
 _trace = jax.jit(kernel, static_argnums=(0, 1))  # for the eager, checked functions above
 
 
-def backward(net, params, zs, activations, delta, n=1, l2=0.0):
+def backward(net: MLP, params: Params, zs: Sequence[jax.Array], activations: Sequence[jax.Array],
+             delta: jax.Array, n: int = 1, l2: Scalar = 0.0
+             ) -> Tuple[Tuple[jax.Array, ...], Params]:
     """BP2-BP4, from the output layer's error ``delta`` (BP1; one row per sample).
 
     Returns ``(deltas, grads)``: every layer's error, and the gradient of the sum of the

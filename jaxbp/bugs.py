@@ -20,15 +20,17 @@ the functions. The recogniser (:mod:`jaxbp.diagnose`) never looks at this module
 recognises the *signature* of a mistake in any backward pass.
 """
 from functools import partial
+from typing import Any, Dict
 
 import jax
 import jax.numpy as jnp
 
+from ._types import Params, Scalar
 from .backprop import Trace
-from .costs import COSTS
-from .network import feedforward
+from .costs import COSTS, CostLike
+from .network import MLP, feedforward
 
-CATALOGUE = {}
+CATALOGUE: Dict[str, Any] = {}   # name -> function, carrying story, reference, ...
 
 
 def _bug(equation, story, reference=None, needs=""):
@@ -100,7 +102,8 @@ def _bp1_twice(z, y, act, cost):
 @_bug("BP1", "softmax's gradient applied twice: a - y (which already contains the softmax "
       "Jacobian) added to J^T dC/da, giving 2 (a - y) -- 'off by a factor of two'",
       "https://github.com/markroxor/fromscratchtoml/issues/65")
-def softmax_gradient_twice(net, params, x, y, cost, l2):
+def softmax_gradient_twice(net: MLP, params: Params, x: jax.Array, y: jax.Array, cost: CostLike,
+                           l2: Scalar) -> Trace:
     return _backprop(net, params, x, y, cost, l2, bp1=_bp1_twice)
 
 
@@ -112,7 +115,8 @@ def _bp1_diagonal_softmax(z, y, act, cost):
       "giving -y (1 - a) instead of a - y (softmax output with softmax cross-entropy)",
       "https://github.com/Apiquet/DeepLearningFrameworkFromScratchCpp/issues/1",
       needs="softmax output")
-def softmax_diagonal_jacobian(net, params, x, y, cost, l2):
+def softmax_diagonal_jacobian(net: MLP, params: Params, x: jax.Array, y: jax.Array, cost: CostLike,
+                              l2: Scalar) -> Trace:
     return _backprop(net, params, x, y, cost, l2, bp1=_bp1_diagonal_softmax)
 
 
@@ -124,7 +128,8 @@ def _bp1_no_prime(z, y, act, cost):
       "which is the cross-entropy's BP1, not the quadratic's (a - y) sigma'(z)",
       "https://github.com/Bot-Academy/NeuralNetworkFromScratch/pull/3",
       needs="quadratic cost, output not identity")
-def output_prime_missing(net, params, x, y, cost, l2):
+def output_prime_missing(net: MLP, params: Params, x: jax.Array, y: jax.Array, cost: CostLike,
+                         l2: Scalar) -> Trace:
     return _backprop(net, params, x, y, cost, l2, bp1=_bp1_no_prime)
 
 
@@ -137,7 +142,8 @@ def _bp1_extra_prime(z, y, act, cost):
       "cancelled: delta^L = (a - y) sigma'(z), as if the cost were quadratic",
       "https://github.com/hunkim/DeepLearningZeroToAll/pull/113",
       needs="cross-entropy cost (sigmoid output)")
-def output_prime_extra(net, params, x, y, cost, l2):
+def output_prime_extra(net: MLP, params: Params, x: jax.Array, y: jax.Array, cost: CostLike,
+                       l2: Scalar) -> Trace:
     return _backprop(net, params, x, y, cost, l2, bp1=_bp1_extra_prime)
 
 
@@ -147,7 +153,8 @@ def _bp1_negated(z, y, act, cost):
 
 @_bug("BP1", "the output error with the wrong sign, y - a instead of a - y: every gradient "
       "points uphill and gradient descent climbs the cost")
-def sign_flipped(net, params, x, y, cost, l2):
+def sign_flipped(net: MLP, params: Params, x: jax.Array, y: jax.Array, cost: CostLike,
+                 l2: Scalar) -> Trace:
     return _backprop(net, params, x, y, cost, l2, bp1=_bp1_negated)
 
 
@@ -161,7 +168,8 @@ def _bp2_prime_of_a(d, W, gW, z, act, name):
       "activation, which is already sigma(z)",
       "https://github.com/rasmusbergpalm/DeepLearnToolbox/issues/165",
       needs="a hidden layer that is not relu or identity")
-def prime_of_activation(net, params, x, y, cost, l2):
+def prime_of_activation(net: MLP, params: Params, x: jax.Array, y: jax.Array, cost: CostLike,
+                        l2: Scalar) -> Trace:
     return _backprop(net, params, x, y, cost, l2, bp2=_bp2_prime_of_a)
 
 
@@ -173,7 +181,8 @@ def _bp2_output_form_on_z(d, W, gW, z, act, name):
       "(1 - z^2 for tanh), a formula that needs a = sigma(z)",
       "https://github.com/BoltzmannEntropy/interviews.ai/issues/15",
       needs="a sigmoid or tanh hidden layer")
-def output_form_on_z(net, params, x, y, cost, l2):
+def output_form_on_z(net: MLP, params: Params, x: jax.Array, y: jax.Array, cost: CostLike,
+                     l2: Scalar) -> Trace:
     return _backprop(net, params, x, y, cost, l2, bp2=_bp2_output_form_on_z)
 
 
@@ -184,7 +193,8 @@ def _bp2_fn_for_prime(d, W, gW, z, act, name):
 @_bug("BP2", "the activation where its derivative belongs: sigma(z) instead of sigma'(z) "
       "(a tanh_d that returns tanh)",
       "https://github.com/andersbll/nnet/issues/4", needs="a hidden layer that is not relu")
-def activation_for_prime(net, params, x, y, cost, l2):
+def activation_for_prime(net: MLP, params: Params, x: jax.Array, y: jax.Array, cost: CostLike,
+                         l2: Scalar) -> Trace:
     return _backprop(net, params, x, y, cost, l2, bp2=_bp2_fn_for_prime)
 
 
@@ -194,7 +204,8 @@ def _bp2_no_prime(d, W, gW, z, act, name):
 
 @_bug("BP2", "sigma'(z) forgotten in BP2: delta^l = delta^{l+1} W^T, as if the hidden layer "
       "were linear", needs="a hidden layer that is not identity")
-def hidden_prime_missing(net, params, x, y, cost, l2):
+def hidden_prime_missing(net: MLP, params: Params, x: jax.Array, y: jax.Array, cost: CostLike,
+                         l2: Scalar) -> Trace:
     return _backprop(net, params, x, y, cost, l2, bp2=_bp2_no_prime)
 
 
@@ -205,7 +216,8 @@ def _bp2_untransposed(d, W, gW, z, act, name):
 @_bug("BP2", "W not transposed in BP2: delta^{l+1} W instead of delta^{l+1} W^T; the shapes "
       "only agree when the layer above is square, which is how it slips through",
       needs="a square weight matrix above every hidden layer (e.g. 2-2-2)")
-def w_not_transposed(net, params, x, y, cost, l2):
+def w_not_transposed(net: MLP, params: Params, x: jax.Array, y: jax.Array, cost: CostLike,
+                     l2: Scalar) -> Trace:
     for l, layer in enumerate(params[1:], 1):
         if layer["W"].shape[0] != layer["W"].shape[1]:
             raise ValueError(f"w_not_transposed: delta W (untransposed) needs a square W above "
@@ -221,7 +233,8 @@ def _bp2_gradient_for_weights(d, W, gW, z, act, name):
 @_bug("BP2", "the gradient dC/dW^{l+1} used in BP2 where the weights W^{l+1} belong (the "
       "question asked on jcjohnson/pytorch-examples: 'should w2.T be grad_w2.T?')",
       "https://github.com/jcjohnson/pytorch-examples/issues/5")
-def gradient_for_weights(net, params, x, y, cost, l2):
+def gradient_for_weights(net: MLP, params: Params, x: jax.Array, y: jax.Array, cost: CostLike,
+                         l2: Scalar) -> Trace:
     return _backprop(net, params, x, y, cost, l2, bp2=_bp2_gradient_for_weights)
 
 
@@ -235,7 +248,8 @@ def _bp2_updated_weights(d, W, gW, z, act, name):
 @_bug("BP2", "the hidden deltas computed with the weights above already updated, "
       "W - eta dC/dW (eta = 0.5): the sequential update behind Mazur's printed 0.291027924",
       "https://github.com/Bot-Academy/NeuralNetworkFromScratch/pull/3")
-def updated_weights(net, params, x, y, cost, l2):
+def updated_weights(net: MLP, params: Params, x: jax.Array, y: jax.Array, cost: CostLike,
+                    l2: Scalar) -> Trace:
     return _backprop(net, params, x, y, cost, l2, bp2=_bp2_updated_weights)
 
 
@@ -247,7 +261,8 @@ def _bp3_zero(d, b, l2, n):
 
 @_bug("BP3", "the biases never updated: their gradient is never computed (left at zero)",
       "https://github.com/vlfeat/matconvnet/issues/197")
-def biases_never_updated(net, params, x, y, cost, l2):
+def biases_never_updated(net: MLP, params: Params, x: jax.Array, y: jax.Array, cost: CostLike,
+                         l2: Scalar) -> Trace:
     return _backprop(net, params, x, y, cost, l2, bp3=_bp3_zero)
 
 
@@ -259,7 +274,8 @@ def _bp3_summed_over_units(d, b, l2, n):
       "broadcast to every bias of the layer",
       "https://github.com/rasbt/stat453-deep-learning-ss21/issues/5",
       needs="a layer of two or more units")
-def bias_summed_over_units(net, params, x, y, cost, l2):
+def bias_summed_over_units(net: MLP, params: Params, x: jax.Array, y: jax.Array, cost: CostLike,
+                           l2: Scalar) -> Trace:
     return _backprop(net, params, x, y, cost, l2, bp3=_bp3_summed_over_units)
 
 
@@ -271,7 +287,8 @@ def _bp3_l2(d, b, l2, n):
       "penalises the weights",
       "https://github.com/rasmusbergpalm/DeepLearnToolbox/issues/32",
       needs="l2 > 0 and nonzero biases")
-def l2_on_biases(net, params, x, y, cost, l2):
+def l2_on_biases(net: MLP, params: Params, x: jax.Array, y: jax.Array, cost: CostLike,
+                 l2: Scalar) -> Trace:
     return _backprop(net, params, x, y, cost, l2, bp3=_bp3_l2)
 
 
@@ -288,7 +305,8 @@ def _bp4_sum(a, z, d, W, l2, n):
 @_bug("BP3", "the batch mean missing: BP3 and BP4 sum over the batch where the cost (a "
       "mean) needs the mean, so the step grows with the batch size",
       "https://github.com/davharris/mistnet/issues/33", needs="a batch of two or more")
-def batch_sum(net, params, x, y, cost, l2):
+def batch_sum(net: MLP, params: Params, x: jax.Array, y: jax.Array, cost: CostLike,
+              l2: Scalar) -> Trace:
     return _backprop(net, params, x, y, cost, l2, bp3=_bp3_sum, bp4=_bp4_sum)
 
 
@@ -298,7 +316,8 @@ def _bp4_pre_activation(a, z, d, W, l2, n):
 
 @_bug("BP4", "the pre-activation z^{l-1} where the post-activation a^{l-1} belongs: "
       "dC/dW^l = z^{l-1 T} delta^l / n", needs="two or more layers, hidden not identity")
-def pre_activation_in_bp4(net, params, x, y, cost, l2):
+def pre_activation_in_bp4(net: MLP, params: Params, x: jax.Array, y: jax.Array, cost: CostLike,
+                          l2: Scalar) -> Trace:
     return _backprop(net, params, x, y, cost, l2, bp4=_bp4_pre_activation)
 
 
@@ -308,7 +327,8 @@ def _bp4_l2_sign(a, z, d, W, l2, n):
 
 @_bug("BP4", "the L2 term with the wrong sign: dC/dW = ... - l2 W, which grows the weights",
       "https://github.com/andersbll/nnet/issues/4", needs="l2 > 0")
-def l2_sign_flipped(net, params, x, y, cost, l2):
+def l2_sign_flipped(net: MLP, params: Params, x: jax.Array, y: jax.Array, cost: CostLike,
+                    l2: Scalar) -> Trace:
     return _backprop(net, params, x, y, cost, l2, bp4=_bp4_l2_sign)
 
 
@@ -318,7 +338,8 @@ def _bp4_l2_doubled(a, z, d, W, l2, n):
 
 @_bug("BP4", "the L2 gradient doubled: 2 l2 W, the derivative of l2 ||W||^2, with the cost's "
       "0.5 l2 ||W||^2", "https://github.com/titu1994/DenseNet/issues/57", needs="l2 > 0")
-def l2_doubled(net, params, x, y, cost, l2):
+def l2_doubled(net: MLP, params: Params, x: jax.Array, y: jax.Array, cost: CostLike,
+               l2: Scalar) -> Trace:
     return _backprop(net, params, x, y, cost, l2, bp4=_bp4_l2_doubled)
 
 
@@ -328,11 +349,12 @@ def _bp4_no_l2(a, z, d, W, l2, n):
 
 @_bug("BP4", "the L2 term in the cost but not in its gradient (weight decay forgotten in "
       "the backward pass)", needs="l2 > 0")
-def l2_missing(net, params, x, y, cost, l2):
+def l2_missing(net: MLP, params: Params, x: jax.Array, y: jax.Array, cost: CostLike,
+               l2: Scalar) -> Trace:
     return _backprop(net, params, x, y, cost, l2, bp4=_bp4_no_l2)
 
 
-def describe(name):
+def describe(name: str) -> str:
     """One paragraph on a catalogue entry: its name, equation, story and reference."""
     bug = CATALOGUE[name]
     ref = f" Reported: {bug.reference}" if bug.reference else ""

@@ -18,10 +18,12 @@ cross_entropy          -sum_j [y_j ln a_j + (1 - y_j) ln(1 - a_j)]            si
 softmax_cross_entropy  -sum_j y_j ln softmax(z)_j                             softmax
 ====================== ===================================================== ==========
 """
-from typing import Callable, NamedTuple, Optional
+from typing import Callable, NamedTuple, Optional, Union
 
 import jax
 import jax.numpy as jnp
+
+from ._types import Params, Scalar
 
 
 class Cost(NamedTuple):
@@ -34,6 +36,9 @@ class Cost(NamedTuple):
     value: Callable
     delta: Callable
     output: Optional[str] = None
+
+
+CostLike = Union[str, Cost]   # a cost by name (a key of COSTS) or a Cost
 
 
 def _quadratic_value(z, y, act):
@@ -70,7 +75,7 @@ COSTS = {"cross_entropy": cross_entropy, "quadratic": quadratic,
          "softmax_cross_entropy": softmax_cross_entropy}
 
 
-def weight_decay(params, l2):
+def weight_decay(params: Params, l2: Scalar) -> Scalar:
     """The L2 term ``0.5 * l2 * sum over layers of sum(W**2)``; biases are not regularised.
 
     A Python number is a constant of the compiled program, and a Python zero drops the term

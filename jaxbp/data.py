@@ -30,7 +30,7 @@ def _sklearn_datasets(fn):
     return datasets
 
 
-def load_digits(test_size=297, seed=0):
+def load_digits(test_size: int = 297, seed: int = 0) -> Split:
     """The 8x8 digits as float32 arrays, split at random (but reproducibly) in two.
 
     Args:

@@ -29,7 +29,17 @@ two mistakes at once in the same equation, a mistake whose numbers coincide with
 ones -- and when the first wrong equation is not known (``where`` empty). A signature is
 only claimed when it is clearly apart from the right value (by 10x the misfit).
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional
+
 import numpy as np
+
+if TYPE_CHECKING:  # for the hints only: this module imports no JAX
+    from ._types import ArrayLike, Params, Scalar
+    from .backprop import Trace
+    from .costs import Cost
+    from .network import MLP
 
 RTOL = {np.dtype(np.float64): 1e-7, np.dtype(np.float32): 1e-3}
 
@@ -207,7 +217,9 @@ def _bp4(p, l, got, rtol):
     return cands
 
 
-def likely_mistake(net, params, x, y, cost, l2, got, right, where, rtol=None):
+def likely_mistake(net: MLP, params: Params, x: ArrayLike, y: ArrayLike, cost: Cost, l2: Scalar,
+                   got: Trace, right: Trace, where: str, rtol: Optional[float] = None
+                   ) -> Optional[str]:
     """The most likely mistake behind the first wrong equation, as a sentence, or None.
 
     ``got`` is the wrong pass's :class:`~jaxbp.backprop.Trace` (only its deltas and grads

@@ -6,16 +6,17 @@ looped in Python so that progress shows as it happens.
 """
 import time
 from functools import partial
-from typing import NamedTuple, Optional
+from typing import Literal, NamedTuple, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from . import _checks
+from ._types import ArrayLike, OptimizerLike, Params, PRNGKey, PyTree, Scalar
 from .errors import NonFiniteError
-from .network import feedforward
-from .costs import weight_decay
+from .network import MLP, feedforward
+from .costs import CostLike, weight_decay
 from .shuffle import epoch_order
 from .step import Step, build
 from .train import _diverged, _key, _rate
@@ -44,7 +45,7 @@ class EpochHistory(NamedTuple):
     train_seconds: float
 
     @property
-    def test_accuracy(self):
+    def test_accuracy(self) -> Optional[np.ndarray]:
         """``test_correct / test_total`` per epoch (None without test data)."""
         return None if self.test_total is None else self.test_correct / self.test_total
 
@@ -94,9 +95,12 @@ def _epoch(params, opt_state, x, y, key, epoch, values, l2, x_test, y_test, *, n
             *_score(net, cost, params, x_test, y_test, l2))
 
 
-def fit_epochs(net, params, x, y, cost, optimizer, epochs, batch_size, key, *, test=None,
-               l2=0.0, grad="manual", trainable=None, drop_last=False, progress=False,
-               on_diverge="raise"):
+def fit_epochs(net: MLP, params: Params, x: ArrayLike, y: ArrayLike, cost: CostLike,
+               optimizer: OptimizerLike, epochs: int, batch_size: int, key: PRNGKey, *,
+               test: Optional[Tuple[ArrayLike, ArrayLike]] = None, l2: Scalar = 0.0,
+               grad: Literal["manual", "autodiff"] = "manual", trainable: Optional[PyTree] = None,
+               drop_last: bool = False, progress: bool = False,
+               on_diverge: Literal["raise", "return"] = "raise") -> Tuple[Params, EpochHistory]:
     """Nielsen's ``SGD(training_data, epochs, mini_batch_size, eta, test_data)``.
 
     Each epoch shuffles the training set, takes one :func:`jaxbp.make_step` update per

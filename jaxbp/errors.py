@@ -1,5 +1,6 @@
 """The public exceptions of jaxbp (also exported as ``jaxbp.ParamsFileError`` and
 ``jaxbp.NonFiniteError``). Every other bad input raises a plain ``ValueError`` or ``TypeError``."""
+from typing import Any, Optional
 
 
 class ParamsFileError(ValueError):
@@ -11,6 +12,7 @@ class NonFiniteError(FloatingPointError):
     finite), ``.params`` (the last parameters whose loss was finite) and ``.history`` are
     attached."""
 
-    def __init__(self, message, step=None, params=None, history=None):
+    def __init__(self, message: str, step: Optional[int] = None, params: Optional[tuple] = None,
+                 history: Any = None) -> None:
         super().__init__(message)
         self.step, self.params, self.history = step, params, history

@@ -44,13 +44,14 @@ rescaled by the optimizer and is not decoupled weight decay (that is
 ``optax.add_decayed_weights`` / ``optax.adamw``).
 """
 from functools import partial
-from typing import NamedTuple
+from typing import Dict, NamedTuple, Tuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from . import _checks
+from ._types import Params
 from .network import MLP, feedforward
 
 
@@ -59,12 +60,12 @@ class Example(NamedTuple):
     rate, the cost, and which parameters are trained (a pytree of bools like ``params``)."""
     name: str
     net: MLP
-    params: tuple
+    params: Params
     x: jax.Array
     y: jax.Array
     lr: float
     cost: str
-    trainable: tuple
+    trainable: Tuple[Dict[str, bool], ...]
 
 
 def _dtype():
@@ -76,7 +77,7 @@ def _layer(W, b, trainable_b):
     return {"W": jnp.asarray(W, dtype), "b": jnp.asarray(b, dtype)}, {"W": True, "b": trainable_b}
 
 
-def mazur():
+def mazur() -> Example:
     """The 2-2-2 step-by-step example. Our ``W`` is (n_in, n_out): ``W[i, j]`` connects input
     i to unit j, so w1 (i1->h1) is ``W1[0, 0]``, w2 (i2->h1) ``W1[1, 0]``, w3 (i1->h2)
     ``W1[0, 1]``, w4 (i2->h2) ``W1[1, 1]``; likewise w5..w8 in ``W2``."""
@@ -88,7 +89,7 @@ def mazur():
                    "quadratic", (t1, t2))
 
 
-def no_bias_221():
+def no_bias_221() -> Example:
     """The 2-2-1 example without biases: hidden weights [[0.1, 0.8], [0.4, 0.6]] (one row
     per hidden unit, i.e. the transpose of our ``W1``), output weights [0.3, 0.9]."""
     hidden, t1 = _layer(np.transpose([[0.1, 0.8], [0.4, 0.6]]), [0.0, 0.0], False)
@@ -99,7 +100,7 @@ def no_bias_221():
                    "quadratic", (t1, t2))
 
 
-def xnor_by_hand():
+def xnor_by_hand() -> Tuple[MLP, Params]:
     """XNOR from three sigmoid units: hidden AND (bias -30, weights 20, 20) and NOR (10,
     -20, -20), output OR (-10, 20, 20). Returns ``(net, params)``."""
     hidden, _ = _layer([[20., -20.], [20., -20.]], [-30., 10.], True)
@@ -110,7 +111,7 @@ def xnor_by_hand():
 EXAMPLES = {"mazur": mazur, "no_bias_221": no_bias_221}
 
 
-def train_example(ex, steps, as_published=False):
+def train_example(ex: Example, steps: int, as_published: bool = False) -> Tuple[Params, jax.Array]:
     """Train a worked example with plain gradient descent at ``ex.lr`` for ``steps``
     updates, keeping frozen parameters fixed.
 

@@ -1,7 +1,7 @@
 """A three-way audit of backprop: by hand vs ``jax.grad`` vs central finite differences."""
 import textwrap
 from functools import partial
-from typing import NamedTuple, Optional, Tuple
+from typing import Callable, NamedTuple, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -9,9 +9,12 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from . import _checks
+from ._types import ArrayLike, Params, Scalar
 from .autodiff import _loss, _value_and_grad, autodiff_deltas
 from .backprop import Trace, _trace
+from .costs import Cost, CostLike
 from .diagnose import likely_mistake
+from .network import MLP
 
 # Normwise relative error allowed, by dtype: manual vs autodiff, and vs finite differences.
 TOLERANCES = {np.dtype(np.float64): (1e-9, 1e-5), np.dtype(np.float32): (1e-4, 5e-2)}
@@ -40,7 +43,7 @@ class GradReport(NamedTuple):
     tolerance: Tuple[float, float]
     likely: Optional[str] = None
 
-    def __str__(self):
+    def __str__(self) -> str:
         lines = [f"{'layer':>5} {'equation':>10} {'vs jax.grad':>12} {'vs numeric':>12}"]
         for l, row in enumerate(self.per_layer):
             eq = "BP1" if l == len(self.per_layer) - 1 else "BP2"
@@ -60,7 +63,7 @@ class GradReport(NamedTuple):
         return _html.grad_report(self)
 
 
-def relative_error(a, b):
+def relative_error(a: ArrayLike, b: ArrayLike) -> float:
     """``max|a - b| / max|b|`` (0 when both are zero)."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     scale = np.max(np.abs(b), initial=0.0)
@@ -68,7 +71,8 @@ def relative_error(a, b):
     return float(diff / scale) if scale > 0 else float(diff)
 
 
-def numeric_grads(net, cost, params, x, y, l2, max_entries=2000):
+def numeric_grads(net: MLP, cost: Cost, params: Params, x: jax.Array, y: jax.Array, l2: Scalar,
+                  max_entries: int = 2000) -> Tuple[np.ndarray, jax.Array]:
     """Central finite differences of the cost for up to ``max_entries`` parameters (all of
     them for small nets; an evenly spaced subset otherwise). Returns ``(index, values)``."""
     flat, _ = ravel_pytree(params)
@@ -90,7 +94,8 @@ def _central_diffs(net, cost, params, x, y, l2, index, h):
     return jax.lax.map(central, (index, h), batch_size=64)
 
 
-def check_grads(net, params, x, y, cost, l2=0.0, manual=None):
+def check_grads(net: MLP, params: Params, x: ArrayLike, y: ArrayLike, cost: CostLike,
+                l2: Scalar = 0.0, manual: Optional[Callable[..., Trace]] = None) -> GradReport:
     """Compare backprop with ``jax.grad`` and with central finite differences.
 
     ``manual`` replaces the hand-written backward pass (a function with the signature of

@@ -18,18 +18,21 @@ import json
 import os
 import tempfile
 import zipfile
+from typing import Mapping, Optional, Sequence, Tuple, Union
 
 import jax.numpy as jnp
 import numpy as np
 
 from . import _checks
+from ._types import Params
 from .errors import ParamsFileError
+from .network import MLP
 
 FORMAT, VERSION = "jaxbp-params", 1
 DTYPES = ("float16", "float32", "float64")   # the float dtypes that .npy stores natively
 
 
-def checksum(arrays):
+def checksum(arrays: Mapping[str, np.ndarray]) -> str:
     """SHA-256 (hex) over ``(key, dtype, shape, bytes)`` of each array, in key order."""
     h = hashlib.sha256()
     for key in sorted(arrays):
@@ -40,7 +43,7 @@ def checksum(arrays):
     return h.hexdigest()
 
 
-def save(path, net, params):
+def save(path: Union[str, os.PathLike], net: MLP, params: Params) -> None:
     """Write ``net`` and ``params`` to exactly one file at ``path`` (no suffix is added).
 
     The write is atomic: the data go to a temporary file in the same directory, which is
@@ -103,7 +106,8 @@ def _atomic_write(path, directory, arrays):
         pass
 
 
-def load(path, expected_sizes=None):
+def load(path: Union[str, os.PathLike], expected_sizes: Optional[Sequence[int]] = None
+         ) -> Tuple[MLP, Params]:
     """Read a file written by :func:`save`; returns ``(net, params)``, bit-identical.
 
     ``expected_sizes`` (optional) is the architecture you require, e.g. ``[2, 3, 1]``.

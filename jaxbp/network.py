@@ -8,14 +8,15 @@ be a static argument of ``jax.jit``.
 import dataclasses
 import numbers
 from functools import partial
-from typing import Optional, Tuple
+from typing import List, Literal, Optional, Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from . import _checks
-from .activations import ACTIVATIONS
+from ._types import ArrayLike, DTypeLike, Params, PRNGKey
+from .activations import ACTIVATIONS, Activation
 
 # Default initialisation: W ~ N(0, gain**2 / n_in) (LeCun/He-style), b ~ N(0, 1) as in
 # Nielsen's chapter 3 (biases do not saturate a unit, so they keep unit scale).
@@ -37,7 +38,7 @@ class MLP:
     output: str = "sigmoid"
     activations: Optional[Tuple[str, ...]] = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         sizes = _checks.check_sizes("MLP", self.sizes)
         if self.activations is None:
             _checks.activation_name("MLP", self.hidden, "hidden")
@@ -52,21 +53,22 @@ class MLP:
         # hidden: the hidden layers' activation, None when they differ or there are none
         object.__setattr__(self, "hidden", names[0] if len(set(names[:-1])) == 1 else None)
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return isinstance(other, MLP) and (self.sizes, self.activations) == (other.sizes, other.activations)
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return hash((MLP, self.sizes, self.activations))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"MLP(sizes={self.sizes}, activations={self.activations})"
 
     @property
-    def layers(self):
+    def layers(self) -> Tuple[Activation, ...]:
         """The activation pairs ``(fn, prime)``, one per weight layer."""
         return tuple(ACTIVATIONS[a] for a in self.activations)
 
-    def init(self, key, scale=None, dtype=jnp.float32, distribution="normal"):
+    def init(self, key: PRNGKey, scale: Optional[float] = None, dtype: DTypeLike = jnp.float32,
+             distribution: Literal["normal", "uniform"] = "normal") -> Params:
         """Random parameters.
 
         Default (``scale=None``): ``W ~ N(0, gain**2 / n_in)`` with gain 1 for sigmoid,
@@ -88,7 +90,7 @@ class MLP:
                 raise ValueError(f"MLP.init: scale must be a finite float > 0 or None, got {scale!r}")
         return _init(key, self, scale, np.dtype(dtype), distribution)
 
-    def apply(self, params, x):
+    def apply(self, params: Params, x: ArrayLike) -> jax.Array:
         """The network's output for ``x`` of shape ``(batch, n_in)``: ``(batch, n_out)``.
 
         A 1-D ``x`` is one sample; the output is then 1-D too.
@@ -100,7 +102,8 @@ class MLP:
 
 
 @partial(jax.jit, static_argnums=(1, 2, 3, 4))
-def _init(key, net, scale, dtype, distribution):
+def _init(key: PRNGKey, net: MLP, scale: Optional[float], dtype: np.dtype,
+          distribution: str) -> Params:
     """:meth:`MLP.init`'s draws: one compiled program per net and options."""
     params = []
     for l, (key_W, key_b) in enumerate(jax.random.split(key, (len(net.sizes) - 1, 2))):
@@ -118,7 +121,9 @@ def _init(key, net, scale, dtype, distribution):
     return tuple(params)
 
 
-def feedforward(net, params, x, offsets=None):
+def feedforward(net: MLP, params: Params, x: jax.Array,
+                offsets: Optional[Sequence[jax.Array]] = None
+                ) -> Tuple[List[jax.Array], List[jax.Array]]:
     """The forward pass, keeping every weighted input and activation (unchecked kernel).
 
     Returns ``(zs, activations)``: ``zs[l] = activations[l] @ W_l + b_l`` and

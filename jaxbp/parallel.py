@@ -18,21 +18,31 @@ Across processes (``jax.distributed.initialize``) the same calls work on a mesh 
 ``jax.devices()``, which then lists every process's devices: each process passes the same
 host data, and builds only its own shards (``jax.make_array_from_callback``).
 """
+from __future__ import annotations
+
 import numbers
+from typing import TYPE_CHECKING, Optional, Sequence, Tuple, Union
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
+from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P, Sharding
 
 from . import _checks, train
 from . import epochs as epochs_module
+from ._types import ArrayLike, OptimizerLike, Params, PRNGKey, PyTree
+from .costs import CostLike
+from .epochs import EpochHistory
+from .network import MLP
+
+if TYPE_CHECKING:  # sweep is imported where it is used
+    from .sweep import ManyResult
 
 DATA = "data"
 RUNS = "runs"
 
 
-def make_mesh(devices=None, axis=DATA):
+def make_mesh(devices: Union[None, int, Sequence[jax.Device]] = None, axis: str = DATA) -> Mesh:
     """A 1-D mesh with one axis named ``axis`` over ``devices``.
 
     Args:
@@ -67,7 +77,7 @@ def make_mesh(devices=None, axis=DATA):
     return Mesh(np.asarray(devices, dtype=object), (axis,), axis_types=(AxisType.Auto,))
 
 
-def check_mesh(fn, mesh, axis):
+def check_mesh(fn: str, mesh: Mesh, axis: str) -> Mesh:
     """``mesh`` as a Mesh with Auto axes, after checking that it has the axis ``axis``.
 
     Meshes from ``jax.make_mesh`` have Explicit axes by default; the same devices are used
@@ -84,7 +94,7 @@ def check_mesh(fn, mesh, axis):
     return Mesh(mesh.devices, mesh.axis_names, axis_types=(AxisType.Auto,) * len(mesh.axis_names))
 
 
-def put(a, sharding):
+def put(a: ArrayLike, sharding: Sharding) -> jax.Array:
     """``a`` as a global array with ``sharding``.
 
     On one process this is ``jax.device_put``. When the mesh spans other processes' devices,
@@ -124,7 +134,8 @@ def _batch_hint(batch_size, n, d):
     return f"use jaxbp.parallel.make_mesh({_most_devices(batch_size, d)})"
 
 
-def place_for_fit(fn, mesh, params, x, y, batch_size):
+def place_for_fit(fn: str, mesh: Mesh, params: Params, x: jax.Array, y: jax.Array,
+                  batch_size: Optional[int]) -> Tuple[Params, jax.Array, jax.Array]:
     """Put validated ``fit`` arguments on ``mesh`` for data-parallel training.
 
     ``mesh`` has an axis named ``"data"`` (other axes, if any, hold replicas); ``params``
@@ -150,7 +161,9 @@ def place_for_fit(fn, mesh, params, x, y, batch_size):
     return params, put(x, data_sharding), put(y, data_sharding)
 
 
-def fit(net, params, x, y, cost, optimizer, steps, *, mesh, batch_size=None, **kwargs):
+def fit(net: MLP, params: Params, x: ArrayLike, y: ArrayLike, cost: CostLike,
+        optimizer: OptimizerLike, steps: int, *, mesh: Mesh, batch_size: Optional[int] = None,
+        **kwargs) -> Tuple[Params, jax.Array]:
     """:func:`jaxbp.fit`, data parallel: the same compiled loop, its inputs placed on ``mesh``
     by :func:`place_for_fit` (rows of x and y split over ``"data"``, params replicated).
     Results equal the one-device run up to the order of floating-point summation."""
@@ -159,7 +172,9 @@ def fit(net, params, x, y, cost, optimizer, steps, *, mesh, batch_size=None, **k
     return train.fit(net, params, xc, yc, cost, optimizer, steps, batch_size=batch_size, **kwargs)
 
 
-def fit_epochs(net, params, x, y, cost, optimizer, epochs, batch_size, key, *, mesh, **kwargs):
+def fit_epochs(net: MLP, params: Params, x: ArrayLike, y: ArrayLike, cost: CostLike,
+               optimizer: OptimizerLike, epochs: int, batch_size: int, key: PRNGKey, *,
+               mesh: Mesh, **kwargs) -> Tuple[Params, EpochHistory]:
     """:func:`jaxbp.fit_epochs`, data parallel, as :func:`fit`."""
     cost, xc, yc, _ = _checks.prepare("fit_epochs", net, params, x, y, cost, kwargs.get("l2", 0.0))
     params, xc, yc = place_for_fit("fit_epochs", mesh, params, xc, yc, batch_size)
@@ -167,7 +182,7 @@ def fit_epochs(net, params, x, y, cost, optimizer, epochs, batch_size, key, *, m
                                     **kwargs)
 
 
-def shard_runs(tree, mesh, axis=RUNS):
+def shard_runs(tree: PyTree, mesh: Mesh, axis: str = RUNS) -> PyTree:
     """Split the leading (run) axis of every leaf of ``tree`` over the mesh axis ``axis``.
 
     ``tree`` is e.g. a batch of params (every leaf ``(runs, ...)``) or a per-run learning
@@ -198,7 +213,9 @@ def _pad_runs(a, padded):
     return a if extra == 0 else jnp.concatenate([a, jnp.repeat(a[-1:], extra, axis=0)], axis=0)
 
 
-def sharded_sweep(net, params_batch, x, y, cost, lr, steps, mesh=None, axis=RUNS, **kwargs):
+def sharded_sweep(net: MLP, params_batch: Params, x: ArrayLike, y: ArrayLike, cost: CostLike,
+                  lr: ArrayLike, steps: int, mesh: Optional[Mesh] = None, axis: str = RUNS,
+                  **kwargs) -> ManyResult:
     """:func:`jaxbp.sweep.train_many` with its runs split over the devices of ``mesh``.
 
     Same arguments and result (a ``ManyResult`` whose every field has the run axis first)

@@ -32,15 +32,18 @@ missing sigma') fail; a mistake that changes the gradient by less than that (e.g
 doubled with a small l2) is below what half precision can resolve and is not reported.
 """
 from functools import partial
-from typing import NamedTuple, Tuple
+from typing import Callable, NamedTuple, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from . import _checks
+from ._types import ArrayLike, DTypeLike, Params, Scalar
 from .autodiff import _loss
-from .backprop import _trace
+from .backprop import Trace, _trace
+from .costs import CostLike
+from .network import MLP
 
 HALF = (np.dtype(jnp.float16), np.dtype(jnp.bfloat16))
 HALF_TOLERANCE = {np.dtype(jnp.float16): 0.02, np.dtype(jnp.bfloat16): 0.1}
@@ -63,7 +66,7 @@ class SlopeReport(NamedTuple):
     dtype: str
     evaluated_in: str
 
-    def __str__(self):
+    def __str__(self) -> str:
         lines = [f"Taylor remainder |C(p + h v) - C(p) - h g.v|, h = {self.steps[0]:.0e} .. "
                  f"{self.steps[-1]:.0e} ({self.dtype}, C in {self.evaluated_in})",
                  f"{'layer':>5} {'slope':>7}  verdict"]
@@ -84,7 +87,9 @@ def _steps(dtype):
     return np.geomspace(0.1, lowest, count)
 
 
-def slope_test(net, params, x, y, cost, l2=0.0, manual=None, seed=0, evaluate_in=None):
+def slope_test(net: MLP, params: Params, x: ArrayLike, y: ArrayLike, cost: CostLike,
+               l2: Scalar = 0.0, manual: Optional[Callable[..., Trace]] = None, seed: int = 0,
+               evaluate_in: Optional[DTypeLike] = None) -> SlopeReport:
     """Fit the slope of the Taylor remainder of the cost along a random direction per layer.
 
     ``manual`` replaces the backward pass, as in :func:`jaxbp.check_grads` (a function

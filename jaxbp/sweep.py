@@ -32,7 +32,7 @@ first time (0 = solved by the initial weights; -1 = never within the budget).
 """
 import math
 from functools import partial
-from typing import NamedTuple
+from typing import Dict, Literal, NamedTuple, Optional, Tuple, Union
 
 import jax
 import jax.numpy as jnp
@@ -40,7 +40,9 @@ import numpy as np
 
 from . import _checks, runs_last
 from ._checks import check_positive_int
+from ._types import ArrayLike, DTypeLike, OptimizerLike, Params, PRNGKey, Scalar
 from .backprop import kernel as backprop_kernel
+from .costs import Cost, CostLike
 from .network import MLP, feedforward
 from .step import Step, make_step
 
@@ -61,7 +63,7 @@ class ManyResult(NamedTuple):
     ``(R, batch, n_out)``. ``solved``: bool, solved at the end. ``steps_to_solve``: updates
     until first solved (-1: never). ``mode``: index into :data:`MODES`.
     """
-    params: tuple
+    params: Params
     loss: jax.Array
     outputs: jax.Array
     solved: jax.Array
@@ -69,7 +71,9 @@ class ManyResult(NamedTuple):
     mode: jax.Array
 
 
-def init_batch(net, key, runs, init="uniform", dtype=jnp.float32):
+def init_batch(net: MLP, key: PRNGKey, runs: int,
+               init: Literal["normal", "uniform", "small", "default"] = "uniform",
+               dtype: DTypeLike = jnp.float32) -> Params:
     """``runs`` random initialisations of ``net`` stacked on a leading axis.
 
     ``init``: ``"normal"`` (every weight and bias N(0, 1)), ``"uniform"`` (U(-1, 1)),
@@ -93,7 +97,8 @@ def _init_batch(key, *, net, runs, scale, distribution, dtype):
     return jax.vmap(lambda k: net.init(k, scale=scale, dtype=dtype, distribution=distribution))(keys)
 
 
-def wilson_interval(k, n, z=1.959963984540054):
+def wilson_interval(k: Union[int, jax.Array], n: Union[int, jax.Array], z: float = 1.959963984540054
+                    ) -> Tuple[float, float]:
     """The Wilson score interval ``(low, high)`` for k successes in n trials (95% by default).
 
     ``center = (k + z^2/2) / (n + z^2)``, ``half = z sqrt(k (n - k) / n + z^2/4) / (n + z^2)``.
@@ -146,7 +151,8 @@ def _check_lr(fn, lr, runs, dtype):
     return jnp.asarray(lr_arr, dtype)
 
 
-def train_many(net, params_batch, x, y, cost, lr, steps, threshold=0.5):
+def train_many(net: MLP, params_batch: Params, x: ArrayLike, y: ArrayLike, cost: CostLike,
+               lr: ArrayLike, steps: int, threshold: float = 0.5) -> ManyResult:
     """Train R runs at once with full-batch gradient descent and manual backprop.
 
     Every run does ``params <- params - lr * grads`` for ``steps`` updates, with grads from
@@ -187,7 +193,9 @@ def _is_solved(outputs, y, threshold):
     return jnp.all((outputs > threshold) == (y > threshold))
 
 
-def run_one(params, x, y, key, values, l2, *, net, cost, optimizer, steps, threshold):
+def run_one(params: Params, x: jax.Array, y: jax.Array, key: Optional[PRNGKey],
+            values: Dict[str, jax.Array], l2: Optional[Scalar], *, net: MLP, cost: Cost,
+            optimizer: OptimizerLike, steps: int, threshold: float) -> Tuple[Params, jax.Array]:
     """One run of :func:`train_many`, unchecked: ``(params, solved)`` after ``steps``
     updates of ``Step(net, cost, optimizer, values)``, where ``solved[i]`` says whether
     the outputs met the criterion before update i (i.e. after i updates).

@@ -14,7 +14,7 @@ Forward-over-reverse (``jax.hessian``, ``jax.jacfwd(jax.grad(...))``) works, bec
 outer forward pass then differentiates the backward code, which is plain ``jax.numpy``.
 """
 from functools import partial
-from typing import NamedTuple, Tuple
+from typing import Callable, NamedTuple, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -22,9 +22,10 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from . import _checks
+from ._types import ArrayLike, Params, Scalar
 from .autodiff import kernel as _autodiff_loss
 from .backprop import _trace, backward
-from .costs import weight_decay
+from .costs import CostLike, weight_decay
 from .gradcheck import TOLERANCES, relative_error
 from .network import MLP, feedforward
 
@@ -33,7 +34,7 @@ MAX_HESSIAN_PARAMS = 4096   # check_hessian/hessian build the full P x P matrix
 
 # ------------------------------------------------------------------ the net as a function
 
-def manual_vjp(net):
+def manual_vjp(net: MLP) -> Callable[[Params, ArrayLike], jax.Array]:
     """``f(params, x) == net.apply(params, x)``, whose reverse-mode derivative is BP1-BP4.
 
     Given the cotangent ``g = dC/da^L`` of *any* scalar C computed downstream (one row per
@@ -58,7 +59,7 @@ def manual_vjp(net):
     """
     _check_net("manual_vjp", net)
 
-    def apply(params, x):
+    def apply(params: Params, x: ArrayLike) -> jax.Array:
         dtype = _checks.check_params("manual_vjp", net, params)
         x2 = _checks.prepare_x("manual_vjp", net, x, dtype)
         out = _no_forward_mode("manual_vjp", _net, net, tuple(params), x2)
@@ -98,7 +99,8 @@ _net.defvjp(_net_fwd, jax.jit(_net_bwd, static_argnums=0))  # named in a gradien
 
 # ------------------------------------------------------------------ the cost as a function
 
-def manual_loss(net, cost, l2=0.0):
+def manual_loss(net: MLP, cost: CostLike, l2: float = 0.0
+                ) -> Callable[[Params, ArrayLike, ArrayLike], jax.Array]:
     """``loss(params, x, y)``: the batch-mean cost of :func:`jaxbp.loss`, whose VJP is
     :func:`jaxbp.backprop`'s kernel (with its fused BP1 ``a - y`` where the cost allows).
 
@@ -132,7 +134,7 @@ def manual_loss(net, cost, l2=0.0):
         raise TypeError("manual_loss: l2 must be a concrete number (a constant of the loss), "
                         "got a traced value; build the loss outside jax.jit/grad/vmap")
 
-    def loss(params, x, y):
+    def loss(params: Params, x: ArrayLike, y: ArrayLike) -> jax.Array:
         _, x, y, _ = _checks.prepare("manual_loss", net, params, x, y, cost, l2)
         return _no_forward_mode("manual_loss", _loss, net, cost, l2, tuple(params), x, y)
 
@@ -212,7 +214,7 @@ class HessianReport(NamedTuple):
     worst: str
     tolerance: Tuple[float, float]
 
-    def __str__(self):
+    def __str__(self) -> str:
         lines = [f"{'layer':>5} {'block':>14} {'vs jax.hessian':>15} {'vs numeric':>12}"]
         for l, row in enumerate(self.per_layer):
             for name in ("b", "W"):
@@ -226,7 +228,8 @@ class HessianReport(NamedTuple):
         return "\n".join(lines)
 
 
-def hessian(net, params, x, y, cost, l2=0.0):
+def hessian(net: MLP, params: Params, x: ArrayLike, y: ArrayLike, cost: CostLike,
+            l2: Scalar = 0.0) -> np.ndarray:
     """The Hessian of the cost by differentiating the hand-written backward pass:
     ``jax.jacrev(jax.grad(manual_loss(net, cost, l2)))``, as a ``(P, P)`` NumPy array over
     the parameters flattened in ``jax.flatten_util.ravel_pytree`` order (layer by layer,
@@ -238,7 +241,9 @@ def hessian(net, params, x, y, cost, l2=0.0):
     return np.asarray(_manual_hessian(manual_loss(net, cost, float(l2)), unravel, flat, x, y))
 
 
-def check_hessian(net, params, x, y, cost, l2=0.0, loss=None, max_columns=256):
+def check_hessian(net: MLP, params: Params, x: ArrayLike, y: ArrayLike, cost: CostLike,
+                  l2: Scalar = 0.0, loss: Optional[Callable[..., jax.Array]] = None,
+                  max_columns: int = 256) -> HessianReport:
     """Audit the second derivative of the hand-written backward pass.
 
     The manual Hessian ``jax.jacrev(jax.grad(loss))`` is compared with ``jax.hessian`` of

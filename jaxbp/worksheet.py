@@ -14,7 +14,7 @@ right within 0.5% (relative; 1e-6 absolute), so three significant digits carried
 by hand are enough.
 """
 import re
-from typing import NamedTuple
+from typing import Literal, NamedTuple, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -54,7 +54,7 @@ class Sheet(NamedTuple):
     blanks: tuple       # Blank, in the order of the sheet
 
 
-def parse_net(text):
+def parse_net(text: str) -> Tuple[int, ...]:
     """``"2-2-1"`` -> ``(2, 2, 1)``; 2 to 4 layers of 1 to 4 units."""
     if not isinstance(text, str) or not re.fullmatch(r"\d+(-\d+){1,3}", text):
         raise ValueError(f"worksheet: net must look like 2-2-1 (2 to 4 layers), got {text!r}")
@@ -64,7 +64,8 @@ def parse_net(text):
     return sizes
 
 
-def make(seed, net="2-2-1", cost="quadratic"):
+def make(seed: int, net: str = "2-2-1",
+         cost: str = "quadratic") -> Sheet:
     """The exercise for ``seed``: a sigmoid net, one sample, eta = 0.5, and every blank with
     its answer (computed by :func:`jaxbp.trace`)."""
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
@@ -136,7 +137,8 @@ SECTIONS = (("Forward pass", ("net_", "out_")), ("Error", ("E",)), ("Deltas", ("
             ("Gradients", ("dE/",)), ("Updated parameters (eta = 0.5)", ("w", "b_")))
 
 
-def render(sheet, form="text", key=False):
+def render(sheet: Sheet, form: Literal["text", "markdown", "latex"] = "text", key: bool = False
+           ) -> str:
     """The exercise (``key=False``) or its answer key, as ``"text"``, ``"markdown"`` or
     ``"latex"``. Lines stay within 100 columns."""
     if form not in ("text", "markdown", "latex"):
@@ -210,11 +212,11 @@ class Grade(NamedTuple):
     total: int
     answered: int
     right: int
-    first_wrong: tuple
-    likely: str
+    first_wrong: Optional[tuple]
+    likely: Optional[str]
     sheet: Sheet
 
-    def __str__(self):
+    def __str__(self) -> str:
         lines = [f"{self.answered} of {self.total} blanks answered, {self.right} right."]
         if self.first_wrong:
             line, name, got, want, eq = self.first_wrong
@@ -233,7 +235,7 @@ def _right(got, want):
     return abs(got - want) <= RTOL * abs(want) + ATOL
 
 
-def grade(text, source="sheet"):
+def grade(text: str, source: str = "sheet") -> Grade:
     """Grade a filled-in sheet (text or Markdown). Raises :class:`WorksheetError` naming
     ``source`` and the line for a sheet that cannot be read."""
     lines = text.splitlines()
