@@ -4,13 +4,17 @@ Trains ``--runs`` random initialisations of a 2-width-1 sigmoid net per setting 
 per row, the success rate with its 95% Wilson interval, the median number of updates to
 solve, and how the failed runs failed (see :data:`jaxbp.sweep.MODES`).
 """
+import os
 import sys
 import textwrap
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, Optional, Sequence
 
 from jaxbp.demos import sweep_grid as sweep
 from jaxbp.demos import options, table
+
+WORKERS = min(2, os.cpu_count() or 1)  # programs compiled or trained at once
 
 
 def columns() -> List[table.Column]:
@@ -96,15 +100,26 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(table.header(cols), flush=True)
     rows: List[Any] = []
     chunks = [(w, c) for w in args.widths for c in args.cost]
-    for k, (width, cost) in enumerate(chunks):
-        _status(f"training 2-{width}-1, {cost}: {len(args.init) * len(args.lr)} settings x "
-                f"{args.runs} runs ({k + 1}/{len(chunks)}, {time.perf_counter() - start:.0f} s)")
-        new = sweep.run_grid([width], args.init, [cost], args.lr, args.runs, args.steps,
-                             args.seed)
-        _status("")
-        for r in new:
-            print(table.row(cols, cells(r)), flush=True)
-        rows += new
+
+    def run(chunk: tuple) -> List[Any]:
+        return sweep.run_grid([chunk[0]], args.init, [chunk[1]], args.lr, args.runs, args.steps,
+                              args.seed)
+    # Each (width, cost) is its own compiled program: while one trains, the next compiles
+    # (XLA compiles and runs without holding Python's lock). Rows print in order.
+    pool = ThreadPoolExecutor(max_workers=WORKERS)
+    try:
+        futures = [pool.submit(run, chunk) for chunk in chunks]
+        for k, ((width, cost), future) in enumerate(zip(chunks, futures)):
+            _status(f"training 2-{width}-1, {cost}: {len(args.init) * len(args.lr)} settings x "
+                    f"{args.runs} runs ({k + 1}/{len(chunks)}, "
+                    f"{time.perf_counter() - start:.0f} s)")
+            new = future.result()
+            _status("")
+            for r in new:
+                print(table.row(cols, cells(r)), flush=True)
+            rows += new
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
     print(f"\n{len(rows)} settings x {args.runs} runs in {time.perf_counter() - start:.1f} s")
     if args.plot:
         plot(rows, args.plot)
