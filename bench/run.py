@@ -14,6 +14,8 @@ numpy      Nielsen's network.py, NumPy whole-batch, pure Python
 torch      PyTorch eager (skipped with a note when torch is not importable)
 scaling    ``bench.scaling.run(quick=...)``, if bench/scaling.py exists
 vjp        ``python -m bench.vjp``: a user's loop through ``jaxbp.manual_vjp`` vs ``net.apply``
+progress   ``python -m bench.progress``: ``fit`` with and without ``progress=``
+gates      ``jaxbp gates`` (and ``jaxbp sweep``) from fresh processes, first and later runs
 =========  ==============================================================================
 
 Threads: every worker is pinned to the first ``--threads`` cores and each library is told
@@ -57,7 +59,7 @@ def parse(argv):
                    help="cores (and library threads) per worker; default 1, see above")
     p.add_argument("--repeats", type=int, help="timed runs after the first call")
     p.add_argument("--only", default="W1,W2,W3,W4,W5", help="workloads, e.g. W1,W3")
-    p.add_argument("--skip", default="", help="workers to skip, e.g. torch,scaling,gates,vjp")
+    p.add_argument("--skip", default="", help="workers to skip, e.g. torch,scaling,gates,vjp,progress")
     p.add_argument("--verbose", action="store_true", help="echo the workers' progress")
     p.add_argument("--keep-blas-env", action="store_true",
                    help="keep OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE in the peers' workers")
@@ -118,6 +120,7 @@ def gates_cold_start(args):
     The runs share one new, empty cache folder (``XDG_CACHE_HOME``), so the first run
     starts with no compiled programs cached there and the later ones find what it left;
     ``import`` times ``python -c "import jax, jaxbp"``, the floor under any run, in between.
+    ``sweep`` times ``jaxbp sweep`` (first and second run, same cache folder).
     """
     try:
         import importlib.util
@@ -126,14 +129,16 @@ def gates_cold_start(args):
     except ImportError as e:
         return None, str(e)
     runs = 2 if args.mode != "full" else 3
-    times = {"gates": [], "import": []}
+    times = {"gates": [], "import": [], "sweep": []}
     env = {k: v for k, v in os.environ.items() if k != "JAX_ENABLE_X64"}
     commands = {"gates": [sys.executable, "-m", "jaxbp", "gates"],
-                "import": [sys.executable, "-c", "import jax, jaxbp"]}
+                "import": [sys.executable, "-c", "import jax, jaxbp"],
+                "sweep": [sys.executable, "-m", "jaxbp", "sweep"]}
     with tempfile.TemporaryDirectory(prefix="jaxbp-bench-cache-") as cache:
         env["XDG_CACHE_HOME"] = cache
-        for _ in range(runs):
-            for what in ("gates", "import"):
+        for r in range(runs):
+            # jaxbp sweep twice (cold, then warm) in full and quick mode
+            for what in ("gates", "import") + (("sweep",) if r < 2 and args.mode != "smoke" else ()):
                 t0 = time.perf_counter()
                 proc = subprocess.run(commands[what], cwd=ROOT, env=env, capture_output=True,
                                       text=True, timeout=120)
@@ -154,6 +159,17 @@ def vjp_section(args):
     return ("\n\n## BP1-BP4 as jax.custom_vjp inside a user's loop (bench/vjp.py)\n\n"
             "Target (issue 14): the hand-written backward no slower than autodiff "
             "(manual ÷ autodiff <= 1.0).\n\n" + body + "\n")
+
+
+def progress_section(args):
+    """``python -m bench.progress`` (issue 17: what ``fit(..., progress=...)`` costs) as a
+    report section."""
+    print("[bench] running bench.progress ...", file=sys.stderr)
+    cmd = [sys.executable, "-m", "bench.progress"] + (["--quick"] if args.mode == "quick" else [])
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    body = proc.stdout.strip() if proc.returncode == 0 else f"failed: {proc.stderr[-500:]}"
+    return ("\n\n## Progress from inside the compiled loop (bench/progress.py)\n\n"
+            "Target (issue 17): `fit(..., progress=True)` costs < 2%.\n\n" + body + "\n")
 
 
 def main(argv=None):
@@ -193,6 +209,8 @@ def main(argv=None):
     text = report.markdown(summary)
     if "vjp" not in args.skip and args.mode != "smoke":
         text += vjp_section(args)
+    if "progress" not in args.skip and args.mode != "smoke":
+        text += progress_section(args)
     print(text)
     if args.out:
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
