@@ -15,7 +15,7 @@ a terminal) or any callable ``progress(done, steps)``; it is part of the compile
 import sys
 import time
 from functools import partial
-from typing import Callable, Optional, TextIO, Tuple, TypeVar, Union
+from typing import Callable, Dict, Optional, TextIO, Tuple, TypeVar, Union
 
 import jax
 import jax.numpy as jnp
@@ -72,7 +72,8 @@ def reporter(fn: str, progress: Union[bool, Reporter, None]) -> Optional[Reporte
                     f"progress(done, steps), got {type(progress).__name__} {progress!r}")
 
 
-_first = {}  # steps -> (done, time) of a loop's first report, for the time left
+# steps -> (done, time) of a loop's first report, for the time left
+_first: Dict[int, Tuple[int, float]] = {}
 
 
 def print_progress(done: int, steps: int, file: Optional[TextIO] = None) -> None:
