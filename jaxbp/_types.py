@@ -2,16 +2,20 @@
 
 ``Params`` is the parameter pytree: a tuple with one dict per layer, ``{"W": (n_in, n_out),
 "b": (n_out,)}``; gradients have the same structure. ``PRNGKey`` is a key from
-``jax.random.key`` or ``jax.random.PRNGKey``. A cost is given by name or as a
-:class:`jaxbp.Cost`: ``CostLike`` lives next to ``Cost`` in :mod:`jaxbp.costs`.
+``jax.random.key`` or ``jax.random.PRNGKey``. A learning rate is a number or a
+``Schedule`` (``step -> rate``, e.g. from ``optax.linear_schedule``). The aliases that name
+a jaxbp class live next to it, so that imports flow one way: ``CostLike`` (a cost name or
+a :class:`jaxbp.Cost`) in :mod:`jaxbp.costs`, ``OptimizerLike`` (a learning rate, a
+schedule, a :func:`jaxbp.optimizer` or an ``optax.GradientTransformation``) in
+:mod:`jaxbp.optim`.
 """
-from typing import Any, Dict, Tuple, Union
+from typing import Any, Callable, Dict, Tuple, Union
 
 import jax
 from jax.typing import ArrayLike, DTypeLike
 
 __all__ = ["Array", "ArrayLike", "DTypeLike", "Layer", "OptimizerLike", "PRNGKey", "Params",
-           "PyTree", "Scalar"]
+           "PyTree", "Scalar", "ScalarOrSchedule", "Schedule"]
 
 Array = jax.Array
 PRNGKey = jax.Array
@@ -19,7 +23,8 @@ Layer = Dict[str, jax.Array]
 Params = Tuple[Layer, ...]
 Scalar = Union[float, jax.Array]   # a Python number (a constant when jitted) or a 0-d array
 PyTree = Any   # any pytree, e.g. ``trainable``: bools like ``params``, or a prefix of it
-# A learning rate, a schedule (step -> rate), a jaxbp.optimizer(...) or an
-# optax.GradientTransformation: to be spelled out where jaxbp.optim is hinted (importing
-# optax here would load it with every module).
+Schedule = Callable[[jax.Array], Scalar]   # the step count -> the learning rate (as optax's)
+ScalarOrSchedule = Union[Scalar, Schedule]
+# Still imported from here by epochs, sweep and parallel; the alias spelled out is
+# jaxbp.optim.OptimizerLike (it names jaxbp.optim.Optimizer, which imports this module).
 OptimizerLike = Any

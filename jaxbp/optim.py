@@ -27,7 +27,7 @@ calls it ``learning_rate``: :func:`build` is the one place that maps ``lr`` to t
 """
 import difflib
 import numbers
-from typing import Any, NamedTuple, Tuple
+from typing import Any, Dict, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 import jax
 import jax.numpy as jnp
@@ -35,6 +35,7 @@ import numpy as np
 import optax
 
 from . import _checks
+from ._types import DTypeLike, PyTree, Scalar, ScalarOrSchedule, Schedule
 
 _UNIT = ("in [0, 1)", lambda v: 0 <= v < 1)
 _POSITIVE, _NON_NEGATIVE = _checks.POSITIVE, _checks.NON_NEGATIVE
@@ -59,7 +60,11 @@ ALIASES = {"beta1": "b1", "beta_1": "b1", "beta2": "b2", "beta_2": "b2", "epsilo
            "rho": "decay", "mu": "momentum", "initial_accumulator": "initial_accumulator_value"}
 
 
-def check_lr(fn, lr):
+# Optimizer.static: (name, schedule or None, hyper-parameter names, flags).
+Static = Tuple[str, Optional[Schedule], Tuple[str, ...], Tuple[Tuple[str, bool], ...]]
+
+
+def check_lr(fn: str, lr: Any) -> ScalarOrSchedule:
     """A finite float > 0, or a schedule (any callable) (E29). Traced values pass unchecked."""
     if callable(lr):
         return lr
@@ -76,37 +81,37 @@ class Optimizer(NamedTuple):
     ``update``) for hand-written loops.
     """
     name: str
-    lr: Any
-    hparams: Tuple[Tuple[str, Any], ...] = ()
+    lr: ScalarOrSchedule
+    hparams: Tuple[Tuple[str, Scalar], ...] = ()
     flags: Tuple[Tuple[str, bool], ...] = ()
 
     @property
-    def static(self):
+    def static(self) -> Static:
         """The hashable part that selects the compiled program (no numbers in it)."""
         schedule = self.lr if callable(self.lr) else None
         return (self.name, schedule, tuple(k for k, _ in self.hparams), self.flags)
 
     @property
-    def numbers(self):
+    def numbers(self) -> Dict[str, Scalar]:
         """The traced part: ``{name: value}`` for the learning rate and the hparams."""
         values = dict(self.hparams)
         if not callable(self.lr):
             values["lr"] = self.lr
         return values
 
-    def transform(self):
+    def transform(self) -> optax.GradientTransformation:
         """The ``optax.GradientTransformation``, with every number injected as state."""
         return build(self.static, self.numbers)
 
     @property
-    def init(self):
+    def init(self) -> optax.TransformInitFn:
         return self.transform().init
 
     @property
-    def update(self):
+    def update(self) -> optax.TransformUpdateFn:
         return self.transform().update
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         rate = self.lr
         rate = f"<schedule {getattr(rate, '__name__', type(rate).__name__)}>" if callable(rate) \
             else repr(rate)
@@ -129,8 +134,16 @@ def _unflatten(aux, leaves):
 
 jax.tree_util.register_pytree_node(Optimizer, _flatten, _unflatten)
 
+# What fit, make_step and the sweeps take as ``optimizer``: a learning rate (plain SGD), a
+# schedule, a jaxbp.optimizer(...) or any optax transformation.
+OptimizerLike = Union[ScalarOrSchedule, Optimizer, optax.GradientTransformation]
+# What selects a compiled program: an Optimizer's static part, or an optax object itself.
+StaticLike = Union[Static, optax.GradientTransformation]
+# trainable_labels: per layer, sorted (leaf, "train" | "freeze") pairs.
+Labels = Tuple[Tuple[Tuple[str, str], ...], ...]
 
-def build(static, values):
+
+def build(static: Static, values: Mapping[str, Scalar]) -> optax.GradientTransformation:
     """The optax transform for ``(Optimizer.static, Optimizer.numbers)``.
 
     Called inside the compiled kernels with traced ``values``: they become entries of
@@ -145,7 +158,8 @@ def build(static, values):
     return optax.inject_hyperparams(factory)(**kwargs)
 
 
-def optimizer(name, lr=None, **hparams):
+def optimizer(name: str, lr: Optional[ScalarOrSchedule] = None,
+              **hparams: Union[Scalar, bool]) -> Optimizer:
     """A validated named optimizer for :func:`jaxbp.fit` and :func:`jaxbp.fit_epochs`.
 
     Args:
@@ -196,7 +210,8 @@ def optimizer(name, lr=None, **hparams):
 
 # --- plumbing for the training kernels (jaxbp.train) ------------------------------------------
 
-def resolve(fn, optimizer, dtype):
+def resolve(fn: str, optimizer: OptimizerLike, dtype: Optional[DTypeLike]
+            ) -> Tuple[StaticLike, Dict[str, jax.Array], Optional[ScalarOrSchedule]]:
     """``fit``'s ``optimizer`` argument as ``(static, numbers, lr)``: the jit-static
     description, the traced numbers (arrays of ``dtype``) and the learning rate for
     messages (None when unknown, i.e. for a raw optax transform, which is itself static)."""
@@ -214,7 +229,7 @@ def resolve(fn, optimizer, dtype):
     return opt.static, {k: jnp.asarray(v, dtype) for k, v in opt.numbers.items()}, opt.lr
 
 
-def describe_rate(lr, static):
+def describe_rate(lr: Optional[ScalarOrSchedule], static: object) -> str:
     """``lr=0.5`` (or the schedule's or the optax object's name) for messages."""
     if lr is None:
         return f"custom optimizer {type(static).__name__}"
@@ -226,7 +241,8 @@ def describe_rate(lr, static):
     return f"lr={float(lr)}"
 
 
-def trainable_labels(fn, params, trainable):
+def trainable_labels(fn: str, params: Sequence[Mapping[str, Any]], trainable: Optional[PyTree]
+                     ) -> Optional[Labels]:
     """The static mask for :func:`transform`: per layer, sorted ``(leaf, "train" | "freeze")``
     pairs; None when every leaf trains. ``trainable`` is a pytree of bools like ``params``
     or a prefix of it (one bool per layer, or one for everything)."""
@@ -254,7 +270,8 @@ def trainable_labels(fn, params, trainable):
     return None if all(how == "train" for layer in labels for _, how in layer) else labels
 
 
-def transform(static, values, labels):
+def transform(static: StaticLike, values: Mapping[str, jax.Array], labels: Optional[Labels]
+              ) -> optax.GradientTransformation:
     """The optax transform inside a kernel. Frozen leaves (``labels``) go to
     ``optax.set_to_zero`` through ``optax.multi_transform``: no update, no optimizer state."""
     tx = static if isinstance(static, optax.GradientTransformation) else build(static, values)

@@ -9,12 +9,21 @@ link is a lesson. The page exposes ``window.jaxbp`` (``settings()``, ``set(setti
 ``step(n)``, ``state()``, ...); ``tests/test_playground_browser.py`` drives it and checks
 that ``n`` steps in the page equal :func:`jaxbp.fit` in float64. See ``docs/playground.md``.
 """
+from __future__ import annotations
+
 import html
 import json
 import math
 import numbers
+import os
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
+
+if TYPE_CHECKING:  # for the hints only: this module imports no JAX
+    from pathlib import Path
+
+    from ._types import ArrayLike
 
 DATASETS = ("and", "or", "nand", "nor", "xor", "xnor", "circle", "xor_quadrants", "gauss", "spiral")
 FEATURES = ("x1", "x2", "x1sq", "x2sq", "x1x2", "sinx1", "sinx2")
@@ -49,7 +58,7 @@ def _upgrade(given):
     return given
 
 
-def settings(**given):
+def settings(**given: Any) -> Dict[str, Any]:
     """The full settings dict: :data:`DEFAULTS` updated with ``given``, checked.
 
     ``sizes`` lists every layer, input first; the page sets ``sizes[0]`` to the number of
@@ -108,7 +117,7 @@ def settings(**given):
     return s
 
 
-def custom_data(x, y):
+def custom_data(x: ArrayLike, y: ArrayLike) -> Dict[str, List[Any]]:
     """``x`` (n, 2) floats and ``y`` class labels ``(n,)`` ints 0..k-1, or ``(n, 1)`` 0/1, or
     ``(n, k)`` one-hot, as the page embeds them: ``{"x": [[x1, x2], ...], "labels": [...]}``."""
     fn = "playground"
@@ -133,7 +142,9 @@ def custom_data(x, y):
     return {"x": x.tolist(), "labels": labels.astype(int).tolist()}
 
 
-def html_page(title=None, x=None, y=None, hide=(), notes=(), **given):
+def html_page(title: Optional[str] = None, x: Optional[ArrayLike] = None,
+              y: Optional[ArrayLike] = None, hide: Sequence[str] = (), notes: Sequence[str] = (),
+              **given: Any) -> str:
     """The page (a str): :func:`playground` without writing it."""
     from .viz_assets import read
     if (x is None) != (y is None):
@@ -171,7 +182,9 @@ def html_page(title=None, x=None, y=None, hide=(), notes=(), **given):
             f'{scripts}\n</body>\n</html>\n')
 
 
-def playground(path, x=None, y=None, *, hide=(), title=None, notes=(), **settings_):
+def playground(path: Union[str, os.PathLike], x: Optional[ArrayLike] = None,
+               y: Optional[ArrayLike] = None, *, hide: Sequence[str] = (),
+               title: Optional[str] = None, notes: Sequence[str] = (), **settings_: Any) -> Path:
     """Write the live playground to ``path`` (one HTML file, no network); returns ``path``.
 
     ``settings_`` are the page's settings (:data:`DEFAULTS` names: ``dataset``, ``seed``,

@@ -15,16 +15,22 @@ a terminal) or any callable ``progress(done, steps)``; it is part of the compile
 import sys
 import time
 from functools import partial
+from typing import Callable, Dict, Optional, TextIO, Tuple, TypeVar, Union
 
 import jax
 import jax.numpy as jnp
 
 CHUNKS = 10  # reports per loop (the last one when all steps are done)
 
-__all__ = ["CHUNKS", "print_progress", "reporter", "scan"]
+__all__ = ["CHUNKS", "Reporter", "print_progress", "reporter", "scan"]
+
+Reporter = Callable[[int, int], object]   # report(done, steps); what it returns is ignored
+Carry = TypeVar("Carry")
+Y = TypeVar("Y")
 
 
-def scan(body, carry, steps, report=None):
+def scan(body: Callable[[Carry, jax.Array], Tuple[Carry, Y]], carry: Carry, steps: int,
+         report: Optional[Reporter] = None) -> Tuple[Carry, Y]:
     """``jax.lax.scan(body, carry, jnp.arange(steps))``, with ``report(done, steps)`` called
     on the host after each of :data:`CHUNKS` chunks, in order, when ``report`` is given.
     Returns ``(carry, ys)`` exactly as the plain scan does."""
@@ -54,7 +60,7 @@ def _tell(report, steps, done):
     report(int(done), steps)
 
 
-def reporter(fn, progress):
+def reporter(fn: str, progress: Union[bool, Reporter, None]) -> Optional[Reporter]:
     """``fit``'s ``progress`` argument as the function :func:`scan` calls (None for off)."""
     if progress is None or progress is False:
         return None
@@ -66,10 +72,11 @@ def reporter(fn, progress):
                     f"progress(done, steps), got {type(progress).__name__} {progress!r}")
 
 
-_first = {}  # steps -> (done, time) of a loop's first report, for the time left
+# steps -> (done, time) of a loop's first report, for the time left
+_first: Dict[int, Tuple[int, float]] = {}
 
 
-def print_progress(done, steps, file=None):
+def print_progress(done: int, steps: int, file: Optional[TextIO] = None) -> None:
     """The default reporter: ``fit: 4,000/10,000 steps (40%), about 1.8 s left`` on stderr,
     rewritten in place on a terminal (one line per report otherwise)."""
     file = sys.stderr if file is None else file

@@ -24,12 +24,17 @@ plain loop's derivative, so ``jax.grad`` and ``jax.jvp`` of ``fit`` work as befo
 Each runs-last array has a trailing axis of size R, or of size 1 when all runs share it
 (x and y when only the parameters are vmapped).
 """
+from typing import Callable, Dict, Optional, Sequence, Tuple
+
 import jax
 import jax.numpy as jnp
 import optax
 
-from .optim import transform
-from .progress import scan
+from ._types import Params, PRNGKey, PyTree, Scalar
+from .costs import Cost
+from .network import MLP
+from .optim import Labels, StaticLike, transform
+from .progress import Reporter, scan
 from .shuffle import epoch_order, next_batch
 
 # The rule (:func:`unsupported`): the largest sum written out term by term (rows, fan-in,
@@ -42,8 +47,14 @@ TRACES = {"runs_last": 0, "vmap": 0}
 __all__ = ["MAX_LAYER", "MAX_UNROLL", "TRACES", "attach", "backprop", "dot", "dot_t", "kernel",
            "outer", "row_sum", "unsupported"]
 
+# One run's training loop: loop(params, x, y, key, values, l2) -> (params, history).
+Loop = Callable[[Params, jax.Array, jax.Array, Optional[PRNGKey], Dict[str, jax.Array],
+                 Optional[jax.Array]], Tuple[Params, PyTree]]
+# record(loss, outputs, y) -> what the history keeps of a step (of one run).
+Record = Callable[[jax.Array, jax.Array, jax.Array], PyTree]
 
-def unsupported(net, grad, rows):
+
+def unsupported(net: MLP, grad: str, rows: int) -> Optional[str]:
     """Why the runs-last kernel does not take a loop (None when it does): the one rule.
 
     ``rows`` is the number of samples per update (the batch size, or n for the full batch).
@@ -67,7 +78,7 @@ def unsupported(net, grad, rows):
 
 # ---- the three matrix products, runs last ----------------------------------------------
 
-def dot(a, W):
+def dot(a: jax.Array, W: jax.Array) -> jax.Array:
     """``a @ W`` for every run: ``(n, i, R) x (i, j, R) -> (n, j, R)``, the sum over i unrolled."""
     out = a[:, 0, None] * W[None, 0]
     for i in range(1, W.shape[0]):
@@ -75,7 +86,7 @@ def dot(a, W):
     return out
 
 
-def dot_t(delta, W):
+def dot_t(delta: jax.Array, W: jax.Array) -> jax.Array:
     """``delta @ W.T`` for every run: ``(n, j, R) x (i, j, R) -> (n, i, R)``, unrolled over j."""
     out = delta[:, 0, None] * W[None, :, 0]
     for j in range(1, W.shape[1]):
@@ -83,7 +94,7 @@ def dot_t(delta, W):
     return out
 
 
-def outer(a, delta):
+def outer(a: jax.Array, delta: jax.Array) -> jax.Array:
     """``a.T @ delta`` for every run: ``(n, i, R), (n, j, R) -> (i, j, R)``, unrolled over
     the n rows."""
     out = a[0][:, None] * delta[0][None]
@@ -92,7 +103,7 @@ def outer(a, delta):
     return out
 
 
-def row_sum(a):
+def row_sum(a: jax.Array) -> jax.Array:
     """``a.sum(axis=0)`` as an unrolled sum over the rows (XLA:CPU runs a reduction over a
     short leading axis as a library call; a chain of adds fuses with its neighbours)."""
     out = a[0]
@@ -109,7 +120,8 @@ def _each(fn, *args):
     return jax.vmap(fn, in_axes=axes, out_axes=-1)(*args)
 
 
-def backprop(net, cost, params, x, y, l2):
+def backprop(net: MLP, cost: Cost, params: Params, x: jax.Array, y: jax.Array, l2: Scalar
+             ) -> Tuple[jax.Array, jax.Array, Params]:
     """Loss ``(R,)``, outputs ``(n, n_out, R)`` and grads (like params) of every run.
 
     The equations of :func:`jaxbp.backprop`, runs last; ``l2`` is a Python number (zero
@@ -163,8 +175,12 @@ def _last(a, batched, runs):
     return jnp.moveaxis(a, 0, -1) if batched else a[..., None]
 
 
-def kernel(runs, batched, params, x, y, key, values, l2, *, net, cost, optimizer, labels,
-           l2_const, steps, batch_size, record=None, report=None):
+def kernel(runs: int, batched: Sequence[PyTree], params: Params, x: jax.Array, y: jax.Array,
+           key: Optional[PRNGKey], values: Dict[str, jax.Array], l2: Optional[jax.Array], *,
+           net: MLP, cost: Cost, optimizer: StaticLike, labels: Optional[Labels],
+           l2_const: Optional[float], steps: int, batch_size: Optional[int],
+           record: Optional[Record] = None, report: Optional[Reporter] = None
+           ) -> Tuple[Params, PyTree]:
     """The loop of ``jaxbp.fit`` for ``runs`` runs at once: ``(params, history)``, runs first.
 
     ``batched`` says, like the arguments, which of them carry a leading run axis (as
@@ -210,8 +226,10 @@ def kernel(runs, batched, params, x, y, key, values, l2, *, net, cost, optimizer
     return jax.tree_util.tree_map(first, params), jax.tree_util.tree_map(first, history)
 
 
-def attach(loop, *, net, cost, optimizer, grad, labels, l2_const, steps, batch_size, record=None,
-           report=None):
+def attach(loop: Loop, *, net: MLP, cost: Cost, optimizer: StaticLike, grad: str,
+           labels: Optional[Labels], l2_const: Optional[float], steps: int,
+           batch_size: Optional[int], record: Optional[Record] = None,
+           report: Optional[Reporter] = None) -> Loop:
     """``loop(params, x, y, key, values, l2) -> (params, history)``, one run, with a
     ``jax.vmap`` rule: the runs-last :func:`kernel` when :func:`unsupported` says nothing,
     else ``jax.vmap`` of ``loop`` itself. Its derivative is ``loop``'s (``jax.custom_jvp``).

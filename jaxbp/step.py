@@ -11,13 +11,19 @@ function with nothing inside but that update: put it in your own ``jax.jit``,
 ``jax.vmap``, ``lax.scan`` or ``shard_map``. :func:`jaxbp.fit` is a ``lax.scan`` of it,
 and so are :func:`jaxbp.fit_epochs`, the sweeps, the demos and the web page's recorder.
 """
+from typing import Dict, Literal, Optional, Tuple
+
+import jax
 import jax.numpy as jnp
 import optax
 
 from . import _checks
+from ._types import ArrayLike, DTypeLike, Params, PyTree, Scalar
 from .autodiff import value_and_grad as autodiff_value_and_grad
 from .backprop import kernel as backprop_kernel
-from .optim import resolve, trainable_labels, transform
+from .costs import Cost, CostLike
+from .network import MLP
+from .optim import Labels, OptimizerLike, StaticLike, resolve, trainable_labels, transform
 
 GRADS = ("manual", "autodiff")
 
@@ -40,21 +46,24 @@ class Step:
     constant of the program and a Python zero drops the term; an array is an input).
     """
 
-    def __init__(self, net, cost, optimizer, values, l2, grad, labels=None):
+    def __init__(self, net: MLP, cost: Cost, optimizer: StaticLike, values: Dict[str, jax.Array],
+                 l2: Scalar, grad: Literal["manual", "autodiff"], labels: Optional[Labels] = None
+                 ) -> None:
         self.net, self.cost, self.optimizer = net, cost, optimizer
         self.values, self.l2, self.grad, self.labels = values, l2, grad, labels
 
-    def transformation(self, dtype):
+    def transformation(self, dtype: DTypeLike) -> optax.GradientTransformation:
         """The optax transformation, its numbers in ``dtype`` (frozen leaves get none)."""
         values = {k: jnp.asarray(v, dtype) for k, v in self.values.items()}
         return transform(self.optimizer, values, self.labels)
 
-    def init(self, params):
+    def init(self, params: Params) -> PyTree:
         """The optimizer state for ``params``: ``optimizer.init(params)``."""
         params = tuple(params)
         return self.transformation(_dtype(params)).init(params)
 
-    def __call__(self, params, opt_state, x, y):
+    def __call__(self, params: Params, opt_state: PyTree, x: ArrayLike, y: ArrayLike
+                 ) -> Tuple[jax.Array, Params, PyTree]:
         params = tuple(params)
         _, x, y, _ = _checks.prepare("step", self.net, params, x, y, self.cost)
         l2 = self.l2 if isinstance(self.l2, (int, float)) else jnp.asarray(self.l2, x.dtype)
@@ -67,7 +76,9 @@ class Step:
         return loss, new, opt_state
 
 
-def make_step(net, cost, optimizer, *, l2=0.0, grad="manual", trainable=None):
+def make_step(net: MLP, cost: CostLike, optimizer: OptimizerLike, *, l2: Scalar = 0.0,
+              grad: Literal["manual", "autodiff"] = "manual", trainable: Optional[PyTree] = None
+              ) -> Step:
     """One optimizer update as a pure function (module docstring).
 
     Args:
@@ -87,7 +98,9 @@ def make_step(net, cost, optimizer, *, l2=0.0, grad="manual", trainable=None):
     return build("make_step", net, cost, optimizer, l2, grad, trainable)
 
 
-def build(fn, net, cost, optimizer, l2=0.0, grad="manual", trainable=None):
+def build(fn: str, net: MLP, cost: CostLike, optimizer: OptimizerLike, l2: Scalar = 0.0,
+          grad: Literal["manual", "autodiff"] = "manual", trainable: Optional[PyTree] = None
+          ) -> Step:
     """:func:`make_step` for the public function ``fn`` (named in its error messages)."""
     if not hasattr(net, "sizes") or not hasattr(net, "layers"):
         raise TypeError(f"{fn}: net must be a jaxbp.MLP, got {type(net).__name__}")

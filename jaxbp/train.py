@@ -17,15 +17,19 @@ Divergence is checked after the loop, from the loss history (module function
 """
 import os
 from functools import partial
+from typing import Literal, Optional, Tuple, Union
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from . import _checks, runs_last
-from .progress import reporter, scan
+from ._types import ArrayLike, Params, PRNGKey, PyTree, Scalar
+from .costs import CostLike
+from .network import MLP
+from .progress import Reporter, reporter, scan
 from .errors import NonFiniteError
-from .optim import Optimizer, describe_rate
+from .optim import Optimizer, OptimizerLike, describe_rate
 from .shuffle import epoch_order, next_batch
 from .step import Step, build
 
@@ -36,7 +40,7 @@ MAX_STEPS = 2**31 - 1  # the step counter is an int32
 __all__ = ["diverged_at", "fit"]
 
 
-def diverged_at(history):
+def diverged_at(history: ArrayLike) -> jax.Array:
     """The first step whose loss is not finite, per run: an int array of the shape of
     ``history`` without its last axis, -1 where every loss is finite.
 
@@ -95,8 +99,13 @@ def _run(params, x, y, key, values, l2, *, net, cost, optimizer, grad, labels, l
     return loop(params, x, y, key, values, l2)
 
 
-def fit(net, params, x, y, cost, optimizer, steps, *, batch_size=None, grad="manual", key=None,
-        l2=0.0, trainable=None, on_diverge="raise", progress=None, debug=False):
+def fit(net: MLP, params: Params, x: ArrayLike, y: ArrayLike, cost: CostLike,
+        optimizer: OptimizerLike, steps: int, *, batch_size: Optional[int] = None,
+        grad: Literal["manual", "autodiff"] = "manual", key: Optional[PRNGKey] = None,
+        l2: Scalar = 0.0, trainable: Optional[PyTree] = None,
+        on_diverge: Literal["raise", "return"] = "raise",
+        progress: Union[bool, Reporter, None] = None, debug: bool = False
+        ) -> Tuple[Params, jax.Array]:
     """Train ``params`` for ``steps`` optimizer updates; returns ``(params, history)``.
 
     ``history[i]`` is the loss (l2 term included) of the batch used at step i, before that

@@ -19,15 +19,21 @@ JavaScript and CSS are package data in ``jaxbp/viz_assets/``.
 import json
 import math
 import numbers
+import os
 from functools import partial
+from pathlib import Path
+from typing import Any, Dict, List, Literal, Optional, Sequence, Union
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from . import _checks
+from ._types import ArrayLike, Params, PyTree, Scalar
 from .backprop import _trace
+from .costs import CostLike
 from .errors import NonFiniteError
+from .network import MLP
 from .step import Step, build
 from ._checks import check_positive_int
 from .viz_assets import check_path as _check_path, write as _write
@@ -36,7 +42,7 @@ FORMAT = "jaxbp.viz/1"
 CURVE_POINTS = 1000
 
 
-def frame_steps(steps, frames=300):
+def frame_steps(steps: int, frames: int = 300) -> List[int]:
     """The recorded steps: 0, then ``frames - 1`` steps evenly spaced from 1 (the first
     update) to ``steps`` (just ``[0, steps]`` for ``frames=2``); every step when
     ``steps + 1 <= frames``."""
@@ -50,8 +56,9 @@ def frame_steps(steps, frames=300):
     return [0] + np.rint(np.linspace(1, steps, frames - 1)).astype(int).tolist()
 
 
-def frames(net, params, x, y, cost, lr, steps, frames=300, trainable=None, l2=0.0,
-           max_samples=8, title=None):
+def frames(net: MLP, params: Params, x: ArrayLike, y: ArrayLike, cost: CostLike, lr: float,
+           steps: int, frames: int = 300, trainable: Optional[PyTree] = None, l2: Scalar = 0.0,
+           max_samples: int = 8, title: Optional[str] = None) -> Dict[str, Any]:
     """Train with gradient descent on the manual gradients and record the run.
 
     Each update is ``p <- p - lr * dC/dp`` for the trainable leaves (``trainable``: a pytree
@@ -74,8 +81,10 @@ def frames(net, params, x, y, cost, lr, steps, frames=300, trainable=None, l2=0.
                   max_samples, title)
 
 
-def write_html(path, net, params, x, y, cost, lr, steps, frames=300, title=None,
-               trainable=None, l2=0.0, max_samples=8, notes=()):
+def write_html(path: Union[str, os.PathLike], net: MLP, params: Params, x: ArrayLike,
+               y: ArrayLike, cost: CostLike, lr: float, steps: int, frames: int = 300,
+               title: Optional[str] = None, trainable: Optional[PyTree] = None, l2: Scalar = 0.0,
+               max_samples: int = 8, notes: Sequence[str] = ()) -> Path:
     """Train (as in :func:`frames`) and write the page to ``path``; returns ``path``.
 
     ``notes`` are paragraphs of plain text shown under the title. The file is written
@@ -90,7 +99,7 @@ def write_html(path, net, params, x, y, cost, lr, steps, frames=300, title=None,
     return _write(path, render(data))
 
 
-def render(data):
+def render(data: Dict[str, Any]) -> str:
     """The HTML page (a str) for a dict from :func:`frames`, :func:`gates_data` or
     :func:`all_gates_data`."""
     from .viz_assets.page import page
@@ -105,7 +114,9 @@ def render(data):
 
 # ---- the two demo pages ------------------------------------------------------------------
 
-def explain_data(example_name="mazur", as_published=False, steps=10000, frames=300):
+def explain_data(example_name: Literal["mazur", "no-bias-221", "no_bias_221"] = "mazur",
+                 as_published: bool = False, steps: int = 10000, frames: int = 300
+                 ) -> Dict[str, Any]:
     """The data of :func:`write_explain_html` (a dict as returned by :func:`frames`)."""
     from . import examples
     fn = "write_explain_html"
@@ -128,7 +139,10 @@ def explain_data(example_name="mazur", as_published=False, steps=10000, frames=3
     return data
 
 
-def write_explain_html(path, example_name="mazur", as_published=False, steps=10000, frames=300):
+def write_explain_html(path: Union[str, os.PathLike],
+                       example_name: Literal["mazur", "no-bias-221", "no_bias_221"] = "mazur",
+                       as_published: bool = False, steps: int = 10000, frames: int = 300
+                       ) -> Path:
     """The page of a worked example (``"mazur"`` or ``"no-bias-221"``): step 0 is the forward
     and backward pass of the tutorial, step 1 the first update, then training to ``steps``.
     ``as_published=True`` trains with the sequential update that produced Mazur's printed
@@ -137,11 +151,11 @@ def write_explain_html(path, example_name="mazur", as_published=False, steps=100
     return _write(path, render(explain_data(example_name, as_published, steps, frames)))
 
 
-def gates_data(gate="xor", seed=0, hidden=2, steps=2000, lr=1.0, frames=300, max_epochs=100):
+def gates_data(gate: str = "xor", seed: int = 0, hidden: int = 2, steps: int = 2000,
+               lr: float = 1.0, frames: int = 300, max_epochs: int = 100) -> Dict[str, Any]:
     """The data of :func:`write_gates_html`: ``{"format", "title", "gate", "x", "y",
     "perceptron": {...}, "net": frames(...), "notes"}``."""
     from . import gates
-    from .network import MLP
     fn = "write_gates_html"
     gate = _checks.choose(fn, "gate", gate, dict(zip(gates.NAMES, gates.NAMES)))
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
@@ -159,7 +173,8 @@ def gates_data(gate="xor", seed=0, hidden=2, steps=2000, lr=1.0, frames=300, max
             "notes": [_GATES_NOTE.format(gate=gate.upper(), seed=seed)]}
 
 
-def perceptron_data(x, y, max_epochs=100):
+def perceptron_data(x: Union[np.ndarray, jax.Array], y: Union[np.ndarray, jax.Array],
+                    max_epochs: int = 100) -> Dict[str, Any]:
     """The perceptron's run (:func:`jaxbp.perceptron.fit`, learning rate 1) sample by sample:
     ``states[k]`` holds ``w``, ``b`` before the k-th presentation of a sample (``epoch``
     from 1, ``sample`` index, ``target``, ``predicted`` by :func:`jaxbp.perceptron.predict`),
@@ -185,7 +200,8 @@ def perceptron_data(x, y, max_epochs=100):
             "errors": np.asarray(res.errors[:epochs]).astype(int).tolist(), "lr": 1.0}
 
 
-def all_gates_data(gate="xor", seed=0, hidden=2, steps=2000, lr=1.0, frames=100, max_epochs=100):
+def all_gates_data(gate: str = "xor", seed: int = 0, hidden: int = 2, steps: int = 2000,
+                   lr: float = 1.0, frames: int = 100, max_epochs: int = 100) -> Dict[str, Any]:
     """The data of :func:`write_gates_html`: ``{"format", "title", "gate", "pages"}``, with
     ``pages[name]`` the :func:`gates_data` of each gate of :data:`jaxbp.gates.NAMES`
     (``frames`` recorded frames each) and ``gate`` the one the page opens on."""
@@ -197,8 +213,9 @@ def all_gates_data(gate="xor", seed=0, hidden=2, steps=2000, lr=1.0, frames=100,
             "pages": pages}
 
 
-def write_gates_html(path, gate="xor", seed=0, *, hidden=2, steps=2000, lr=1.0, frames=100,
-                     max_epochs=100):
+def write_gates_html(path: Union[str, os.PathLike], gate: str = "xor", seed: int = 0, *,
+                     hidden: int = 2, steps: int = 2000, lr: float = 1.0, frames: int = 100,
+                     max_epochs: int = 100) -> Path:
     """Perceptron vs hidden-layer net on the logic gates, side by side, with a picker over
     the six gates of :data:`jaxbp.gates.NAMES` (the page opens on ``gate``, on the trained
     net and the perceptron's outcome): the perceptron (:func:`jaxbp.perceptron.fit`, up to
@@ -210,7 +227,8 @@ def write_gates_html(path, gate="xor", seed=0, *, hidden=2, steps=2000, lr=1.0, 
     return _write(path, render(all_gates_data(gate, seed, hidden, steps, lr, frames, max_epochs)))
 
 
-def playground(path, x=None, y=None, **settings):
+def playground(path: Union[str, os.PathLike], x: Optional[ArrayLike] = None,
+               y: Optional[ArrayLike] = None, **settings: Any) -> Path:
     """The live playground: one HTML file in which a net trains in the browser with BP1-BP4
     in float64 JavaScript (:func:`jaxbp.playground.playground`, which takes ``hide``,
     ``title``, ``notes`` and the settings ``dataset``, ``seed``, ``sizes``, ``activations``,

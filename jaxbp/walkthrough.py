@@ -23,6 +23,7 @@ Numbers have 9 significant digits in float64 and 7 in float32 (the digits the dt
 """
 
 import textwrap
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 import jax
 import jax.numpy as jnp
@@ -30,9 +31,12 @@ import numpy as np
 
 from . import _checks
 from ._doc import Doc, tex
-from .backprop import _trace
+from ._types import ArrayLike, Params
+from .backprop import Trace, _trace
+from .costs import CostLike
 from .examples import Example, train_example
 from ._checks import check_positive_int
+from .network import MLP
 from .optim import check_lr
 
 __all__ = ["explain", "explain_example", "tex", "unit_names", "weight_names"]
@@ -49,7 +53,7 @@ _OUT = {  # activation -> (out_u = ..., dout_u/dnet_u = ...) in terms of the uni
 }
 
 
-def unit_names(sizes):
+def unit_names(sizes: Sequence[int]) -> List[List[str]]:
     """Names of the units of every layer, e.g. ``[["i1", "i2"], ["h1", "h2"], ["o1"]]``."""
     hidden = len(sizes) - 2
     names = [[f"i{j + 1}" for j in range(sizes[0])]]
@@ -59,7 +63,7 @@ def unit_names(sizes):
     return names + [[f"o{j + 1}" for j in range(sizes[-1])]]
 
 
-def weight_names(sizes):
+def weight_names(sizes: Sequence[int]) -> List[List[List[str]]]:
     """``names[l][i][j]``: the name of ``W[i, j]`` of layer l (destination unit, then source)."""
     names, offset = [], 0
     for n_in, n_out in zip(sizes[:-1], sizes[1:]):
@@ -154,8 +158,11 @@ def _check_args(fn, net, params, x, y, cost, lr, trainable, steps):
     return cost, x, y, lr, mask, steps or 0
 
 
-def explain(net, params, x, y, cost="quadratic", lr=0.5, *, trainable=None, as_published=False,
-            markdown=False, steps=10000, title=None, bug=None):
+def explain(net: MLP, params: Params, x: ArrayLike, y: ArrayLike, cost: CostLike = "quadratic",
+            lr: float = 0.5, *, trainable: Optional[Sequence[Dict[str, bool]]] = None,
+            as_published: bool = False, markdown: bool = False, steps: Optional[int] = 10000,
+            title: Optional[str] = None, bug: Union[str, Callable[..., Trace], None] = None
+            ) -> str:
     """The step-by-step walkthrough of one gradient-descent step, as text.
 
     Forward pass (every ``net_u`` and ``out_u``), the total error, then for every weight
@@ -294,7 +301,7 @@ def _beside(right, wrong, name):
     return "\n".join(out[:head] + _wrap(note, md) + [""] + out[head:]).rstrip() + "\n"
 
 
-def explain_example(ex, **kwargs):
+def explain_example(ex: Example, **kwargs: Any) -> str:
     """:func:`explain` for a worked example (``jaxbp.examples.mazur()`` etc.)."""
     if not isinstance(ex, Example):
         raise TypeError(f"explain_example: ex must be a jaxbp.examples.Example, got {type(ex).__name__}")

@@ -1,5 +1,6 @@
 """Type hints: every public function and method of jaxbp is fully annotated, and every hint
 resolves (``typing.get_type_hints``), so that ``py.typed`` tells type checkers the truth."""
+import collections.abc
 import importlib
 import inspect
 import pkgutil
@@ -9,24 +10,22 @@ import pytest
 
 import jaxbp
 
-# Modules still being edited elsewhere; the lead hints them and removes them from this list
-# (and from ruff.toml's per-file-ignores).
-NOT_YET = {"optim", "playground", "viz", "walkthrough", "train", "runs_last", "step"}
-
 MODULES = sorted(m.name for m in pkgutil.iter_modules(jaxbp.__path__)
-                 if not m.ispkg and not m.name.startswith("_") and m.name not in NOT_YET)
+                 if not m.ispkg and not m.name.startswith("_"))
 
 
 def _typing_only():
     """Names that modules import under ``if TYPE_CHECKING:`` (to import no JAX, or to keep
     the imports flowing one way); get_type_hints resolves them here, where they live."""
+    from pathlib import Path
+
     from jaxbp import _types
     from jaxbp.backprop import Trace
     from jaxbp.costs import Cost
     from jaxbp.network import MLP
     from jaxbp.sweep import ManyResult
     names = {name: getattr(_types, name) for name in _types.__all__}
-    names.update(MLP=MLP, Trace=Trace, Cost=Cost, ManyResult=ManyResult)
+    names.update(MLP=MLP, Trace=Trace, Cost=Cost, ManyResult=ManyResult, Path=Path)
     return names
 
 
@@ -79,8 +78,8 @@ def test_every_public_function_of_the_module_is_fully_hinted(module_name):
 
 def test_every_exported_function_and_class_is_fully_hinted():
     checked = []
-    for name, (module_name, attribute) in sorted(jaxbp._EXPORTS.items()):
-        if attribute is None or module_name in NOT_YET:
+    for name, (_, attribute) in sorted(jaxbp._EXPORTS.items()):
+        if attribute is None:
             continue
         obj = getattr(jaxbp, name)
         if inspect.isfunction(inspect.unwrap(obj)):
@@ -91,8 +90,8 @@ def test_every_exported_function_and_class_is_fully_hinted():
                 if method.startswith(f"{name}."):
                     assert missing_hints(fn) == [], method
             checked.append(name)
-    assert {"backprop", "autodiff", "check_grads", "feedforward", "fit_epochs", "load",
-            "MLP", "Trace"} <= set(checked)
+    assert {"backprop", "autodiff", "check_grads", "feedforward", "fit", "fit_epochs", "load",
+            "make_step", "optimizer", "explain", "MLP", "Step", "Trace"} <= set(checked)
 
 
 def test_the_check_finds_missing_and_unresolvable_hints():
@@ -119,3 +118,28 @@ def test_the_aliases_describe_what_the_functions_return():
     loss, grads = jaxbp.backprop(net, params, [[0.0, 1.0]], [[1.0]], "quadratic")
     assert isinstance(loss, jax.Array) and isinstance(grads, tuple)
     assert all(isinstance(layer["W"], jax.Array) for layer in grads)
+
+
+def _matches(value, hint):
+    """Whether ``value`` is of the type ``hint`` (a class, a Callable or a Union of them)."""
+    if typing.get_origin(hint) is typing.Union:
+        return any(_matches(value, h) for h in typing.get_args(hint))
+    if typing.get_origin(hint) is collections.abc.Callable:
+        return callable(value)
+    return isinstance(value, hint)
+
+
+def test_optimizer_like_names_every_kind_of_optimizer_that_fit_takes():
+    import jax.numpy as jnp
+    import optax
+
+    from jaxbp.optim import resolve
+    hint = typing.get_type_hints(jaxbp.fit)["optimizer"]
+    kinds = [0.5, jnp.asarray(0.5), optax.linear_schedule(0.5, 0.1, 10),
+             jaxbp.optimizer("adam", 1e-3), optax.sgd(0.1)]
+    for kind in kinds:
+        resolve("fit", kind, jnp.float32)   # fit takes it
+        assert _matches(kind, hint), kind
+    with pytest.raises(TypeError, match="optimizer must be"):
+        resolve("fit", "adam", jnp.float32)
+    assert not _matches("adam", hint)

@@ -5,14 +5,15 @@ import os
 import tempfile
 from importlib.resources import files
 from pathlib import Path
+from typing import Union
 
 
-def read(name):
+def read(name: str) -> str:
     """The text of the asset file ``name`` (e.g. ``"replay.js"``)."""
     return files(__name__).joinpath(name).read_text(encoding="utf-8")
 
 
-def check_path(fn, path):
+def check_path(fn: str, path: Union[str, os.PathLike]) -> Path:
     """``path`` as a Path whose folder exists (checked before any work)."""
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"{fn}: path must be a str or os.PathLike, got {type(path).__name__}")
@@ -22,7 +23,7 @@ def check_path(fn, path):
     return path
 
 
-def write(path, text):
+def write(path: Path, text: str) -> Path:
     """Write ``text`` to ``path`` atomically (a temporary file, then a rename)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tmp-")
     try:

@@ -32,7 +32,7 @@ training run.</p></noscript>
 """
 
 
-def page(title, payload):
+def page(title: str, payload: str) -> str:
     """The complete page; ``payload`` is JSON with every ``<`` already escaped."""
     script = "\n".join(read(name) for name in ("common.js", "playground_core.js", "replay.js"))
     return TEMPLATE.format(title=html.escape(title), css=read("page.css"), payload=payload,
