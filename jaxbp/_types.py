@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, Tuple, Union
 import jax
 from jax.typing import ArrayLike, DTypeLike
 
-__all__ = ["Array", "ArrayLike", "DTypeLike", "Layer", "OptimizerLike", "PRNGKey", "Params",
+__all__ = ["Array", "ArrayLike", "DTypeLike", "Layer", "PRNGKey", "Params",
            "PyTree", "Scalar", "ScalarOrSchedule", "Schedule"]
 
 Array = jax.Array
@@ -25,6 +25,3 @@ Scalar = Union[float, jax.Array]   # a Python number (a constant when jitted) or
 PyTree = Any   # any pytree, e.g. ``trainable``: bools like ``params``, or a prefix of it
 Schedule = Callable[[jax.Array], Scalar]   # the step count -> the learning rate (as optax's)
 ScalarOrSchedule = Union[Scalar, Schedule]
-# Still imported from here by epochs, sweep and parallel; the alias spelled out is
-# jaxbp.optim.OptimizerLike (it names jaxbp.optim.Optimizer, which imports this module).
-OptimizerLike = Any

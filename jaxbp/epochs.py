@@ -13,7 +13,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _checks
-from ._types import ArrayLike, OptimizerLike, Params, PRNGKey, PyTree, Scalar
+from ._types import ArrayLike, Params, PRNGKey, PyTree, Scalar
+from .optim import OptimizerLike
 from .errors import NonFiniteError
 from .network import MLP, feedforward
 from .costs import CostLike, weight_decay

@@ -30,7 +30,8 @@ from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P, Shar
 
 from . import _checks, train
 from . import epochs as epochs_module
-from ._types import ArrayLike, OptimizerLike, Params, PRNGKey, PyTree
+from ._types import ArrayLike, Params, PRNGKey, PyTree
+from .optim import OptimizerLike
 from .costs import CostLike
 from .epochs import EpochHistory
 from .network import MLP

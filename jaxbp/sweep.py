@@ -40,7 +40,8 @@ import numpy as np
 
 from . import _checks, runs_last
 from ._checks import check_positive_int
-from ._types import ArrayLike, DTypeLike, OptimizerLike, Params, PRNGKey, Scalar
+from ._types import ArrayLike, DTypeLike, Params, PRNGKey, Scalar
+from .optim import StaticLike
 from .backprop import kernel as backprop_kernel
 from .costs import Cost, CostLike
 from .network import MLP, feedforward
@@ -195,7 +196,7 @@ def _is_solved(outputs, y, threshold):
 
 def run_one(params: Params, x: jax.Array, y: jax.Array, key: Optional[PRNGKey],
             values: Dict[str, jax.Array], l2: Optional[Scalar], *, net: MLP, cost: Cost,
-            optimizer: OptimizerLike, steps: int, threshold: float) -> Tuple[Params, jax.Array]:
+            optimizer: StaticLike, steps: int, threshold: float) -> Tuple[Params, jax.Array]:
     """One run of :func:`train_many`, unchecked: ``(params, solved)`` after ``steps``
     updates of ``Step(net, cost, optimizer, values)``, where ``solved[i]`` says whether
     the outputs met the criterion before update i (i.e. after i updates).
