@@ -5,8 +5,9 @@ With ``progress``, :func:`scan` splits the loop into :data:`CHUNKS` chunks -- an
 ``lax.scan`` over inner scans of the *same* body, so every step does the same work -- and
 after each chunk a ``jax.debug.callback`` tells the host how many steps are done. The
 callback receives only that count, which no ``jax.vmap`` batches: under ``jit`` and
-``vmap`` it is called once per chunk for all runs together. Its cost, measured in the
-benchmark (``python -m bench.progress``), is in docs/bench.md.
+``vmap`` it is called once per chunk for all runs together. Each report costs 0.1-1.5 ms
+(more when the program is busy with big matrix products), hence only a few of them; the
+cost on the benchmark's workloads (``python -m bench.progress``) is in docs/bench.md.
 
 ``progress`` is ``True`` (:func:`print_progress`: one line on stderr, rewritten in place on
 a terminal) or any callable ``progress(done, steps)``; it is part of the compiled program
@@ -20,7 +21,7 @@ from typing import Callable, Dict, Optional, TextIO, Tuple, TypeVar, Union
 import jax
 import jax.numpy as jnp
 
-CHUNKS = 10  # reports per loop (the last one when all steps are done)
+CHUNKS = 5  # reports per loop (the last one when all steps are done)
 
 __all__ = ["CHUNKS", "Reporter", "print_progress", "reporter", "scan"]
 

@@ -136,7 +136,7 @@ def fit(net: MLP, params: Params, x: ArrayLike, y: ArrayLike, cost: CostLike,
         finite); ``"return"`` returns those parameters and the history. The history is NaN
         from the failing step on. Under ``jax.jit``/``jax.vmap`` nothing can be raised:
         see :func:`diverged_at`.
-      progress: ``True`` prints how many steps are done, about every tenth of the run,
+      progress: ``True`` prints how many steps are done, every fifth of the run,
         from inside the compiled loop (also under ``jit``/``vmap``: once for all runs); a
         callable ``progress(done, steps)`` is called instead. See :mod:`jaxbp.progress`.
       debug: run under ``jax.debug_nans``: the first operation that makes a NaN raises
