@@ -192,6 +192,7 @@ def test_xnor_by_hand_truth_table():
                                                  [False, False], [True, False]])  # AND, NOR
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["mazur", "no_bias_221"])
 def test_examples_backprop_matches_jax_grad(name):
     ex = getattr(jaxbp.examples, name)()
