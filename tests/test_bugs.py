@@ -77,6 +77,7 @@ def test_every_entry_is_caught_and_named(name, dtype):
     assert "likely: " + report.likely in " ".join(str(report).split())
 
 
+@pytest.mark.slow
 def test_an_entry_that_cannot_show_changes_nothing():
     # l2 = 0: the L2 mistakes give the right numbers, and check_grads says so
     net, params, x, y = problem(*CE)

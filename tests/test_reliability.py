@@ -292,6 +292,7 @@ def test_E21_labels_out_of_range(labels, bad, index):
         jaxbp.backprop(SOFT, SOFT_PARAMS, X3, jnp.asarray(labels), "softmax_cross_entropy")
 
 
+@pytest.mark.slow
 def test_E22_dispatch_on_dtype_and_rank():
     labels = jnp.asarray([2, 0, 1])                               # n == k == 3: the trap case
     one_hot = jnp.eye(3)[labels]
