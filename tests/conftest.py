@@ -3,10 +3,32 @@
 float64 is switched on here, before any array exists, so golden figures can be checked to
 the printed digit; float32 behaviour is tested with explicit float32 arrays, and everything
 that needs x64 *off* runs in a subprocess. Silent rank promotion fails the suite.
+
+Two ways to run the suite (from the repository root):
+
+- ``pytest -m "not slow"``: the inner loop, under a minute on 2 cores. A fast core check of
+  every module: backprop == jax.grad on a fixed grid of architectures in float64 and
+  float32, the worked examples, the bad-input errors, one training run per loop.
+- ``pytest``: everything (CI), under 5 minutes on 2 cores. Tests marked
+  ``@pytest.mark.slow`` add the full architecture grid and the hypothesis sweeps, the
+  statistical and convergence runs, the multi-device and multi-process workers, the
+  benchmark smoke run, the notebook, the browser pages, and every parametrization of the
+  checks whose core case runs in the inner loop. A test that compiles its own programs for
+  more than about a second of CPU is marked slow; keep one fast check per module.
+
+``HYPOTHESIS_PROFILE=dev`` caps the examples of tests that do not set their own count.
 """
 import os
 
-import jax
+# XLA's CPU backend at optimisation level 0: most of the suite's time is compiling many
+# small programs, and this cuts that by about a quarter. The HLO passes (fusion, algebraic
+# simplification) still run and IEEE semantics are unchanged, so results are the same;
+# subprocesses started by the tests inherit it. A level set in XLA_FLAGS already wins.
+if "--xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
+                               + " --xla_backend_optimization_level=0").strip()
+
+import jax  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_numpy_rank_promotion", "raise")
@@ -17,3 +39,14 @@ settings.register_profile("ci", database=None, derandomize=True, deadline=None,
                           max_examples=200, print_blob=True)
 settings.register_profile("dev", parent=settings.get_profile("ci"), max_examples=20)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+# The files that take the most CPU, started first: the two xdist workers (``--dist
+# loadfile``) then finish together instead of one waiting on a long file picked up last.
+FIRST = ("test_vjp.py", "test_bench.py", "test_parallel.py", "test_sweep.py", "test_backprop.py",
+         "test_train.py", "test_runs_last.py", "test_gradcheck.py", "test_bugs.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(FIRST)))  # stable within a file

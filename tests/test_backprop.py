@@ -30,22 +30,13 @@ def targets(rng, cost, n, k, dtype):
     return rng.uniform(0, 1, size=(n, k)).astype(dtype)
 
 
-PER_EXAMPLE = 8  # problems per hypothesis example: one architecture, 8 parameter/data draws
+PER_EXAMPLE = 8  # problems per architecture: 8 parameter/data draws, stacked and vmapped
 
 
-@st.composite
-def problems(draw, dtype):
+def make_problem(widths, hidden, output, cost, batch, seed, dtype):
     """One architecture and batch, and PER_EXAMPLE problems on it stacked on a leading axis
     (init scale, l2, params and data differ between them): vmapped, they cost about one."""
-    depth = draw(st.integers(1, 4))
-    output, cost = draw(st.sampled_from(PAIRS))
-    widths = [draw(st.sampled_from(WIDTHS)) for _ in range(depth + 1)]
-    if output == "softmax":
-        widths[-1] = max(widths[-1], 2)
-    hidden = draw(st.sampled_from(HIDDEN))
     net = jaxbp.MLP(tuple(widths), hidden=hidden, output=output)
-    batch = draw(st.sampled_from(BATCHES))
-    seed = draw(st.integers(0, 2**31 - 1))
     rng = np.random.default_rng(seed)
     scales = np.array([0.1, 1.0, 3.0])[rng.integers(0, 3, PER_EXAMPLE)]
     l2 = np.array([0.0, 0.1, 5.0])[rng.integers(0, 3, PER_EXAMPLE)].astype(dtype)
@@ -59,38 +50,78 @@ def problems(draw, dtype):
     return net, params, x, y, jaxbp.COSTS[cost], l2
 
 
+@st.composite
+def problems(draw, dtype):
+    """A random architecture (depth 1-4, widths and batch from WIDTHS and BATCHES, any hidden
+    activation, any (output, cost) pair) with PER_EXAMPLE problems on it."""
+    depth = draw(st.integers(1, 4))
+    output, cost = draw(st.sampled_from(PAIRS))
+    widths = [draw(st.sampled_from(WIDTHS)) for _ in range(depth + 1)]
+    if output == "softmax":
+        widths[-1] = max(widths[-1], 2)
+    hidden = draw(st.sampled_from(HIDDEN))
+    batch = draw(st.sampled_from(BATCHES))
+    seed = draw(st.integers(0, 2**31 - 1))
+    return make_problem(widths, hidden, output, cost, batch, seed, dtype)
+
+
+# The fixed grids, widths 1-16 and batches 1-33: CORE has each (output, cost) pair, hidden
+# activation and depth 1-4 at least once; FULL every hidden activation with every pair, each
+# pair at all three SHAPES (depths 2-4).
+CORE = [((3, 5, 2), "sigmoid", "sigmoid", "quadratic", 7),
+        ((1, 1), "tanh", "tanh", "quadratic", 1),
+        ((2, 8, 3, 1), "relu", "relu", "quadratic", 16),
+        ((5, 2, 3, 2, 5), "identity", "identity", "quadratic", 2),
+        ((4, 16, 1), "tanh", "sigmoid", "cross_entropy", 33),
+        ((3, 3, 8, 4), "relu", "softmax", "softmax_cross_entropy", 7)]
+SHAPES = [((2, 3, 1), 4), ((1, 16, 5, 3), 33), ((8, 2, 2, 8, 2), 1)]
+FULL = [SHAPES[(h + k) % 3][:1] + (hidden, output, cost) + SHAPES[(h + k) % 3][1:]
+        for h, hidden in enumerate(HIDDEN) for k, (output, cost) in enumerate(PAIRS)]
+
+
+def grid(specs, dtype):
+    return [make_problem(sizes[:-1] + (max(sizes[-1], 2) if output == "softmax" else sizes[-1],),
+                         hidden, output, cost, batch, seed, dtype)
+            for seed, (sizes, hidden, output, cost, batch) in enumerate(specs)]
+
+
+def both_many(batch):
+    """backprop's kernel and jax.value_and_grad of the cost, vmapped over each problem's
+    stack, for a list of problems in one compiled program (one compilation, not one per
+    problem, nor one per operation of a new shape eagerly)."""
+    def run(args):
+        out = []
+        for (net, _, _, _, cost, _), (p, x, y, l2) in zip(batch, args):
+            manual = lambda p, x, y, l2: backprop_module.kernel(net, cost, p, x, y, l2)
+            auto = lambda p, x, y, l2: autodiff_module.value_and_grad(net, cost, p, x, y, l2)
+            tr, (loss_a, grads_a) = jax.vmap(manual)(p, x, y, l2), jax.vmap(auto)(p, x, y, l2)
+            out.append((tr.loss, tr.grads, loss_a, grads_a))
+        return out
+    # as numpy arrays: the checks below index and compare them without an eager jax op each
+    return jax.device_get(jax.jit(run)([(p, x, y, l2) for _, p, x, y, _, l2 in batch]))
+
+
 def both(problem):
-    """backprop's kernel and jax.value_and_grad of the cost, vmapped over the problems, in
-    one compiled program (cheaper than compiling every operation of a new shape eagerly)."""
-    net, params, x, y, cost, l2 = problem
-    manual = lambda p, x, y, l2: backprop_module.kernel(net, cost, p, x, y, l2)
-    auto = lambda p, x, y, l2: autodiff_module.value_and_grad(net, cost, p, x, y, l2)
-    tr, (loss_a, grads_a) = jax.jit(lambda *a: (jax.vmap(manual)(*a), jax.vmap(auto)(*a)))(
-        params, x, y, l2)
-    return tr.loss, tr.grads, loss_a, grads_a
+    return both_many([problem])[0]
 
 
 def assert_grads_match(manual, auto, rtol, atol):
     assert jax.tree_util.tree_structure(manual) == jax.tree_util.tree_structure(auto)
     for m, a in zip(jax.tree_util.tree_leaves(manual), jax.tree_util.tree_leaves(auto)):
         assert m.shape == a.shape and m.dtype == a.dtype
-        np.testing.assert_allclose(m, a, rtol=rtol, atol=atol * max(1.0, float(jnp.max(jnp.abs(a)))))
+        np.testing.assert_allclose(m, a, rtol=rtol, atol=atol * max(1.0, float(np.max(np.abs(a)))))
 
 
-@settings(max_examples=30)  # 240 problems
-@given(problems(np.float64))
-def test_backprop_equals_jax_grad_float64(problem):  # G1
-    loss_m, grads_m, loss_a, grads_a = both(problem)
+def check_float64(problem, result):  # G1
+    loss_m, grads_m, loss_a, grads_a = result
     np.testing.assert_allclose(loss_m, loss_a, rtol=1e-12)
     for i in range(PER_EXAMPLE):  # each problem's leaves against its own scale
         pick = lambda t: jax.tree_util.tree_map(lambda a: a[i], t)
         assert_grads_match(pick(grads_m), pick(grads_a), rtol=1e-9, atol=1e-12)
 
 
-@settings(max_examples=25)  # 200 problems
-@given(problems(np.float32))
-def test_backprop_equals_jax_grad_float32(problem):  # G2
-    loss_m, grads_m, loss_a, grads_a = both(problem)
+def check_float32(problem, result):  # G2
+    loss_m, grads_m, loss_a, grads_a = result
     assert loss_m.dtype == jnp.float32
     np.testing.assert_allclose(loss_m, loss_a, rtol=1e-5)
     net, params, x, y, cost, l2 = problem
@@ -112,6 +143,39 @@ def test_backprop_equals_jax_grad_float32(problem):  # G2
                 assert err_m <= 4 * err_a + 1e-6 * max(1.0, float(np.max(np.abs(t)))), (err_m, err_a)
 
 
+CHECK = {np.float64: check_float64, np.float32: check_float32}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_backprop_equals_jax_grad_on_the_core_grid(dtype):  # G1, G2: the inner loop's check
+    batch = grid(CORE, dtype)
+    for problem, result in zip(batch, both_many(batch)):
+        CHECK[dtype](problem, result)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_backprop_equals_jax_grad_on_the_full_grid(dtype):  # G1, G2
+    batch = grid(FULL, dtype)
+    for problem, result in zip(batch, both_many(batch)):
+        CHECK[dtype](problem, result)
+
+
+@pytest.mark.slow
+@settings(max_examples=10)  # 80 problems, on random architectures beyond the grids
+@given(problems(np.float64))
+def test_backprop_equals_jax_grad_float64(problem):  # G1
+    check_float64(problem, both(problem))
+
+
+@pytest.mark.slow
+@settings(max_examples=8)  # 64 problems
+@given(problems(np.float32))
+def test_backprop_equals_jax_grad_float32(problem):  # G2
+    check_float32(problem, both(problem))
+
+
+@pytest.mark.slow
 def test_the_public_backprop_is_the_kernel():
     """backprop = the checks + the jitted kernel: its result equals jax.grad's through the
     public functions too, on one problem of every (output, cost) pair."""
@@ -146,6 +210,7 @@ def test_each_equation_is_one_commented_line():
         assert sum(line.rstrip().endswith(f"# {eq}") for line in source.splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_batch_gradient_is_mean_of_per_example_gradients():
     """Nielsen loops over a mini-batch's samples; one matrix product per layer gives the same."""
     net = jaxbp.MLP((3, 5, 4, 2), hidden="tanh", output="sigmoid")
@@ -194,6 +259,7 @@ def test_output_delta_is_exact_at_saturation():
     np.testing.assert_allclose(tr.loss, 800.0)
 
 
+@pytest.mark.slow
 def test_jit_with_static_net_and_cost_matches_eager():
     net = jaxbp.MLP((2, 4, 1), hidden="tanh")
     params = net.init(jax.random.key(3), dtype=jnp.float64)
@@ -206,6 +272,7 @@ def test_jit_with_static_net_and_cost_matches_eager():
     assert_grads_match(grads_j, grads_e, rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.slow
 def test_vmap_over_parameter_sets():
     net = jaxbp.MLP((2, 3, 1))
     keys = jax.random.split(jax.random.key(0), 5)
@@ -220,6 +287,7 @@ def test_vmap_over_parameter_sets():
         assert_grads_match(jax.tree_util.tree_map(lambda a: a[i], grads), g, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
 def test_dtype_is_preserved(dtype):
     net = jaxbp.MLP((2, 3, 2), output="softmax")
@@ -253,6 +321,7 @@ def test_l2_adds_weight_decay_to_weights_only():
         np.testing.assert_array_equal(g1[l]["b"], g0[l]["b"])
 
 
+@pytest.mark.slow
 def test_relu_derivative_is_zero_at_zero_like_jax():  # E28
     net = jaxbp.MLP((2, 2, 1), hidden="relu", output="sigmoid")
     params = ({"W": jnp.ones((2, 2)), "b": jnp.zeros(2)}, {"W": jnp.ones((2, 1)), "b": jnp.zeros(1)})

@@ -96,6 +96,7 @@ def test_agreement_check_catches_a_wrong_result():
     assert not wl.agree(w2, ref, {"losses": [0.1, 0.2, 0.3, 0.1]})[0]
 
 
+@pytest.mark.slow
 def test_plain_jax_peers_gradient_is_jax_grad():
     # The hand-written BP1-BP4 of the manual peer against jax.value_and_grad of the same cost
     # (an independent source), on W5's net at a small batch.

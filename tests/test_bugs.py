@@ -62,6 +62,7 @@ def test_the_catalogue_has_at_least_ten_entries_each_with_a_story():
 FLOAT32 = ["prime_of_activation", "updated_weights", "l2_on_biases", "l2_doubled"]  # the fits
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, dtype", [(name, np.float64) for name in sorted(EXPECTED)]
                          + [(name, np.float32) for name in FLOAT32])
 def test_every_entry_is_caught_and_named(name, dtype):
@@ -76,6 +77,7 @@ def test_every_entry_is_caught_and_named(name, dtype):
     assert "likely: " + report.likely in " ".join(str(report).split())
 
 
+@pytest.mark.slow
 def test_an_entry_that_cannot_show_changes_nothing():
     # l2 = 0: the L2 mistakes give the right numbers, and check_grads says so
     net, params, x, y = problem(*CE)

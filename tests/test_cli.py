@@ -227,6 +227,7 @@ def test_bad_plot_path_in_a_process_is_one_line_exit_2():
     assert result.stderr.startswith("jaxbp gates: error: argument --plot: cannot write")
 
 
+@pytest.mark.slow
 def test_the_compilation_cache_is_written(tmp_path):
     """enable_compilation_cache makes even a fast-compiling program land in the folder."""
     code = ("import sys; from jaxbp import cli; cli.enable_compilation_cache(sys.argv[1]); "

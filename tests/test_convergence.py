@@ -22,12 +22,14 @@ def solved_count(sizes, lr, seeds=40, steps=10_000):
     return int(jnp.sum(jnp.all((outputs > 0.5) == (y > 0.5)[None], axis=(1, 2))))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lr", [0.5, 2.0, 10.0])
 def test_G11_default_init_learns_xor(lr):
     assert solved_count((2, 4, 1), lr) >= 38
     assert solved_count((2, 2, 1), lr) >= 30
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lr", [0.5, 3.0])
 def test_G10_float32_and_float64_agree_over_10000_steps(lr):
     net = jaxbp.MLP((2, 4, 1))

@@ -29,6 +29,7 @@ def test_quadratic_is_half_squared_error_summed_over_units_mean_over_batch():
         np.testing.assert_allclose(jaxbp.loss(net, params, X, y, cost), expected, rtol=1e-13)
 
 
+@pytest.mark.slow
 def test_binary_cross_entropy_per_unit():
     net, params = net_and_params("sigmoid", 3)
     y = rng.uniform(size=(6, 3))
@@ -37,6 +38,7 @@ def test_binary_cross_entropy_per_unit():
     np.testing.assert_allclose(jaxbp.loss(net, params, X, y, "cross_entropy"), expected, rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_softmax_cross_entropy_dense_and_integer_labels_agree():
     net, params = net_and_params("softmax", 4)
     labels = np.array([0, 3, 1, 1, 2, 0])
@@ -93,6 +95,7 @@ def test_costs_by_name_are_the_module_constants():
                            "softmax_cross_entropy": jaxbp.softmax_cross_entropy}
 
 
+@pytest.mark.slow
 def test_weight_decay_python_zero_traced_and_vmapped():
     """One mechanism: a Python zero drops the term (no sum at all); any other l2 -- a Python
     number or a traced one -- is 0.5 * l2 * sum(W**2) over the weights only, under jit,

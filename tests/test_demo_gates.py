@@ -58,6 +58,7 @@ def results(main_and_results):
     return main_and_results[1]
 
 
+@pytest.mark.slow
 def test_six_gates_table(six):
     rows = parse(six, gates.NAMES)
     assert set(rows) == set(gates.NAMES)
@@ -133,6 +134,7 @@ def test_figure_has_labels_key_and_every_hidden_line(results):
     assert any("hidden unit" in label for label in labels)
 
 
+@pytest.mark.slow
 def test_plot_is_written(results, tmp_path):
     pytest.importorskip("matplotlib")
     import matplotlib.image

@@ -51,6 +51,7 @@ def test_plot(printed):
     assert float(np.std(image[..., :3])) > 0.01          # not blank
 
 
+@pytest.mark.slow
 def test_figure_labels():
     pytest.importorskip("matplotlib")
     rows = sweep_grid.run_grid([2], ["uniform"], ["quadratic"], [2.0], runs=8, steps=50)

@@ -88,6 +88,7 @@ def test_help():
     assert e.value.code == 0
 
 
+@pytest.mark.slow
 def test_plot_draws_both_nets_hidden_lines(tmp_path):
     pytest.importorskip("matplotlib")
     import jax

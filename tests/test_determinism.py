@@ -80,6 +80,7 @@ def test_G9_layers_use_different_random_numbers():
         net.init(42)
 
 
+@pytest.mark.slow
 def test_G9_training_bit_identical_in_process_and_across_processes():
     runs = [subprocess.Popen([sys.executable, "-c", RUN, "float32"], env=ENV, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
@@ -121,6 +122,7 @@ X64_OFF = textwrap.dedent(r"""
 """)
 
 
+@pytest.mark.slow
 def test_G15_import_leaves_config_alone_and_x64_off_stays_float32(tmp_path):
     env = {**ENV, "JAX_ENABLE_X64": "0"}
     run = subprocess.run([sys.executable, "-c", X64_OFF, str(tmp_path / "p.npz")], env=env,
@@ -132,6 +134,7 @@ def test_G15_import_leaves_config_alone_and_x64_off_stays_float32(tmp_path):
     assert out["dtypes"] == ["float32"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
 def test_G15_dtype_survives_init_fit_save_load(tmp_path, dtype):
     net = jaxbp.MLP((2, 3, 1))

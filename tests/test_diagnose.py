@@ -151,6 +151,7 @@ CASES = [  # (mistake, net, cost, n, l2, expected equation, words)
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mistake, arch, cost, n, l2, where, words", CASES)
 def test_an_independent_wrong_pass_is_named(mistake, arch, cost, n, l2, where, words):
     net, params, x, y = problem(*arch, n)
@@ -165,6 +166,7 @@ def test_the_student_pass_without_a_mistake_is_right():
     assert report.ok and report.likely is None, str(report)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("layer, what", [(0, "delta"), (1, "delta"), (2, "W"), (0, "W")])
 def test_random_perturbations_are_not_given_a_name(layer, what):
     net, params, x, y = problem((3, 4, 3, 2), "tanh", "sigmoid", 4)

@@ -60,6 +60,7 @@ def test_missing_scikit_learn_names_the_extra(monkeypatch):
         jaxbp.data.load_digits()
 
 
+@pytest.mark.slow
 def test_cross_entropy_reaches_97_percent_in_30_epochs(split):
     """The demo's configuration at seed 0: >= 97% of the 297 test images after 30 epochs,
     the experiment's target. (Plain NumPy with this net reaches 97.98% here; over 32 seeds
@@ -75,6 +76,7 @@ def test_cross_entropy_reaches_97_percent_in_30_epochs(split):
     assert history.train_cost[-1] < history.train_cost[0]
 
 
+@pytest.mark.slow
 def test_cli_prints_the_books_lines_and_a_summary(capsys):
     assert digits.main(["--cost", "cross_entropy", "--epochs", "2"]) == 0
     out = capsys.readouterr().out
@@ -84,6 +86,7 @@ def test_cli_prints_the_books_lines_and_a_summary(capsys):
     assert re.search(rf"^cross_entropy\s+0\.5\s+{last} / 297 = ", out, re.M)
 
 
+@pytest.mark.slow
 def test_cli_divergence_suggests_a_smaller_learning_rate(capsys):
     assert digits.main(["--cost", "cross_entropy", "--epochs", "1", "--lr", "1e38", "--quiet"]) == 1
     err = capsys.readouterr().err
@@ -100,6 +103,7 @@ def test_cli_rejects_bad_options(capsys):
     assert "argument --lr: must be a finite number > 0, got nan" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_plot_shows_accuracy_per_epoch_and_the_misread_digits(split, tmp_path, capsys):
     """`--plot`: one accuracy curve per cost, labelled, and the misread digits are the ones
     the returned net gets wrong (recomputed here with numpy from the printed counts)."""

@@ -10,6 +10,7 @@ from test_train import (NAIVE_BCE, NET, OR_X, OR_Y, PROBE_NET, PROBE_PARAMS, UNI
                         X, Y, ids, leaves, params64, probe, regression)
 
 
+@pytest.mark.slow
 def test_fit_epochs_short_last_batch_two_shapes_one_compile():
     """E31: with drop_last=False every sample is used once per epoch, in batches of 3 and a
     last one of 1 -- two batch shapes, one compiled epoch program."""
@@ -42,6 +43,7 @@ def test_fit_epochs_drop_last_equals_fit():
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.slow
 def test_fit_epochs_scores_the_test_set(capsys):
     x, y = regression(16, seed=3)
     xt, yt = regression(9, seed=4)
@@ -59,6 +61,7 @@ def test_fit_epochs_scores_the_test_set(capsys):
     assert h.compile_seconds >= 0 and h.train_seconds > 0
 
 
+@pytest.mark.slow
 def test_fit_epochs_argmax_accuracy_and_no_recompile():
     net = jaxbp.MLP((2, 5, 3), "tanh", "softmax")
     rng = np.random.default_rng(0)
@@ -75,6 +78,7 @@ def test_fit_epochs_argmax_accuracy_and_no_recompile():
     assert epochs.TRACES["fit_epochs"] == before
 
 
+@pytest.mark.slow
 def test_fit_epochs_divergence():
     """One step per epoch (batch_size = n = 4): step 1 is epoch 1's."""
     with pytest.raises(jaxbp.NonFiniteError, match=r"^fit_epochs: non-finite loss at step 1 "
@@ -120,6 +124,7 @@ def test_fit_epochs_inside_jit_with_everything_closed_over_is_a_clear_error():
 
 
 
+@pytest.mark.slow
 def test_fit_epochs_divergence_at_the_first_batch_of_an_epoch():
     """Two steps per epoch: step 2, the first of epoch 1, is the failing one; the last finite
     params are then those after step 1, the last of epoch 0 (replayed from epoch 0)."""

@@ -140,6 +140,7 @@ def test_no_bias_221_output_weights_do_not_depend_on_the_update_order():
     assert round(0.9 - 0.0406 * 0.6637, 5) == 0.87305
 
 
+@pytest.mark.slow
 def test_nielsen_network2_lmbda_is_l2_over_the_training_set_size():
     """network2.py's update, w <- (1 - eta lmbda / n) w - (eta / m) sum_x dC_x/dw (biases
     not decayed), written here in numpy for a full batch (m = n), against jaxbp.fit with
@@ -192,6 +193,7 @@ def test_xnor_by_hand_truth_table():
                                                  [False, False], [True, False]])  # AND, NOR
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["mazur", "no_bias_221"])
 def test_examples_backprop_matches_jax_grad(name):
     ex = getattr(jaxbp.examples, name)()

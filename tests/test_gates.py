@@ -153,6 +153,7 @@ def test_parity_errors(bad, err, match):
         gates.parity(bad)
 
 
+@pytest.mark.slow
 def test_float64_without_x64_raises():
     # E40 needs x64 *off*, so it runs in a fresh interpreter.
     code = (

@@ -20,6 +20,7 @@ def problem(dtype=jnp.float64, sizes=(3, 4, 3, 2), hidden="tanh", output="sigmoi
     return net, params, rng.normal(size=(5, sizes[0])), rng.uniform(size=(5, sizes[-1]))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", [jnp.float64, jnp.float32])
 def test_correct_backprop_passes(dtype):
     net, params, x, y = problem(dtype)
@@ -68,6 +69,7 @@ def loss_fn(net, x, y, cost):
     return lambda params: jaxbp.loss(net, params, x, y, cost)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("hidden, output, cost", [("tanh", "sigmoid", "cross_entropy"),
                                                   ("sigmoid", "identity", "quadratic"),
                                                   ("identity", "softmax", "softmax_cross_entropy")])
@@ -80,6 +82,7 @@ def test_jax_check_grads_default_tolerances_float64(hidden, output, cost, jit): 
     jax.test_util.check_grads(jax.jit(f) if jit else f, (params,), order=2, modes=("fwd", "rev"))
 
 
+@pytest.mark.slow
 def test_jax_check_grads_float32():  # G3, float32 with default tolerances
     net, params, x, y = problem(jnp.float32, sizes=(3, 4, 2))
     x, y = x.astype(np.float32), y.astype(np.float32)
@@ -94,6 +97,7 @@ def test_report_prints_a_table():
         assert word in text
 
 
+@pytest.mark.slow
 def test_half_precision_is_refused_not_misreported():
     net = jaxbp.MLP((2, 2, 1))
     params = jax.tree_util.tree_map(lambda a: a.astype(jnp.float16), net.init(jax.random.key(0)))

@@ -51,6 +51,7 @@ def test_large_arrays_are_summarised():
     assert _html._summary([1.5, 2.0]) == "[1.5, 2. ]"
 
 
+@pytest.mark.slow
 def test_grad_report_table():
     ex = jaxbp.examples.mazur()
     report = jaxbp.check_grads(ex.net, ex.params, ex.x, ex.y, ex.cost)

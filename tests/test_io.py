@@ -75,6 +75,7 @@ def networks(draw):
     return MLP(sizes, hidden, output), tuple(params)
 
 
+@pytest.mark.slow
 @settings(max_examples=100)
 @given(networks())
 def test_G12_round_trip_is_bit_exact(case):

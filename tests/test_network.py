@@ -54,6 +54,7 @@ def test_init_is_deterministic_and_layers_differ():
     assert legacy[0]["W"].shape == (5, 5)
 
 
+@pytest.mark.slow
 def test_default_init_scale_per_activation():
     """W ~ N(0, gain^2 / n_in): gain 1 for sigmoid/tanh, sqrt(2) for relu; b ~ N(0, 1)."""
     n_in = 400
@@ -66,6 +67,7 @@ def test_default_init_scale_per_activation():
     assert abs(b.std() - 1.0) < 0.05
 
 
+@pytest.mark.slow
 def test_init_with_scale_and_uniform_distribution():
     net = jaxbp.MLP((50, 60, 1))
     W = np.asarray(net.init(jax.random.key(0), scale=0.12, distribution="uniform",
@@ -75,6 +77,7 @@ def test_init_with_scale_and_uniform_distribution():
     assert abs(W.std() - 3.0) < 0.2
 
 
+@pytest.mark.slow
 def test_init_under_vmap_gives_one_parameter_set_per_key():
     net = jaxbp.MLP((2, 3, 1))
     keys = jax.random.split(jax.random.key(0), 4)

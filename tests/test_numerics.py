@@ -62,6 +62,7 @@ def elementwise(z, y, one_hot):
     return out
 
 
+@pytest.mark.slow
 @settings(max_examples=80)
 @given(blocks)
 @example(ALL_FIXED)
@@ -117,6 +118,7 @@ def network_grads_finite(x, y, one_hot):
     return jnp.stack(flags).reshape(-1, 2)
 
 
+@pytest.mark.slow
 @settings(max_examples=40)
 @given(blocks)
 @example(ALL_FIXED)
@@ -140,6 +142,7 @@ def _bce_reference(z, y):
         return float(-(y * mpmath.log(sigmoid) + (1 - y) * mpmath.log(1 - sigmoid)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype, rtol, atol", [(np.float32, 1e-6, 1e-37), (np.float64, 1e-13, 1e-300)])
 def test_G6_bce_matches_50_digit_reference(dtype, rtol, atol):
     magnitudes = np.logspace(-9, 4, 53)
@@ -154,6 +157,7 @@ def test_G6_bce_matches_50_digit_reference(dtype, rtol, atol):
                                    atol=atol)                                      # E24
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("k", [2, 3, 8])
 def test_G6_softmax_ce_uniform_rows_is_log_k(dtype, k):
@@ -198,6 +202,7 @@ def test_E27_saturated_quadratic_grads_finite_and_equal_to_autodiff(dtype):
         np.testing.assert_allclose(g, a, rtol=1e-5 if dtype == jnp.float32 else 1e-12, atol=1e-30)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_E28_relu_at_zero_matches_jax_grad_on_gate(dtype):
     net = jaxbp.MLP((2, 3, 1), hidden="relu")

@@ -156,6 +156,7 @@ def test_every_name_has_a_case():
     assert set(CASES) == set(NAMES)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_named_optimizer_equals_optax(name):
     """fit with jaxbp.optimizer(name) == a plain loop over the optax factory and jax.grad."""
@@ -210,6 +211,7 @@ def test_optimizer_is_a_pytree_of_its_numbers():
     assert doubled.static == opt.static
 
 
+@pytest.mark.slow
 def test_learning_rate_is_traced_not_static():
     """G8: one compiled fit for every learning rate, b1, ...; only the kind of optimizer
     (name, flags) and a schedule object are static."""
@@ -224,6 +226,7 @@ def test_learning_rate_is_traced_not_static():
     assert train.TRACES["fit"] == before[0] + 1
 
 
+@pytest.mark.slow
 def test_vmap_over_optimizer_numbers():
     """A batch of learning rates through jax.vmap == one fit per rate."""
     rates = jnp.array([0.05, 0.1, 0.2])

@@ -128,6 +128,7 @@ def _pairs(arrays, prefix, a="mesh", b="single"):
 
 # ---------------------------------------------------------------- data-parallel fit
 
+@pytest.mark.slow
 def test_fit_on_mesh_equals_single_device(devices_run):
     n, log, arrays = devices_run
     names = {k.split("/")[1] for k in arrays if k.startswith("fit/")}
@@ -146,6 +147,7 @@ def test_fit_on_mesh_equals_single_device(devices_run):
         assert np.mean(history[-20:]) < np.mean(history[:20]), name  # it trained
 
 
+@pytest.mark.slow
 def test_fit_frozen_leaves_stay_put_on_mesh(workers):
     _, arrays = _result(workers, "devices4")
     params = jaxbp.MLP((3, 5, 2)).init(jax.random.key(0), dtype=jnp.float64)
@@ -154,12 +156,14 @@ def test_fit_frozen_leaves_stay_put_on_mesh(workers):
     assert not np.array_equal(arrays["fit/adam_l2_trainable_ce/mesh/0"], np.asarray(params[0]["W"]))
 
 
+@pytest.mark.slow
 def test_fit_returns_replicated_params(devices_run):
     n, log, _ = devices_run
     shardings = [v for k, v in log.items() if k.startswith("fit/") and k.endswith("params_sharding")]
     assert shardings and all(s == {"spec": "P()", "devices": n} for s in shardings)
 
 
+@pytest.mark.slow
 def test_rows_split_evenly_over_data_axis(devices_run):
     n, log, _ = devices_run
     assert log["place/x_shard_rows"] == [6] * n          # n = 6 * devices rows
@@ -169,6 +173,7 @@ def test_rows_split_evenly_over_data_axis(devices_run):
     assert log["place/x_equal"]
 
 
+@pytest.mark.slow
 def test_backprop_batch_sums_become_all_reduce(devices_run):
     """Same BP1-BP4 code; the sharded rows make XLA reduce BP3/BP4 across devices."""
     n, log, arrays = devices_run
@@ -210,11 +215,13 @@ ERRORS = {
 }
 
 
+@pytest.mark.slow
 def test_mesh_errors_come_before_tracing(devices_run):
     n, log, _ = devices_run
     assert log["error/fit_traces"] == 0  # fit's kernel was never traced for the bad calls
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(ERRORS))
 def test_errors_on_a_mesh(devices_run, case):
     n, log, _ = devices_run
@@ -228,6 +235,7 @@ def test_errors_on_a_mesh(devices_run, case):
 
 # ---------------------------------------------------------------- sharded sweeps
 
+@pytest.mark.slow
 def test_sharded_sweep_identical_to_train_many(devices_run):
     n, log, arrays = devices_run
     for runs in (2 * n + 1,) if n == 8 else (2 * n, 2 * n + 1):  # divisible; padded
@@ -242,6 +250,7 @@ def test_sharded_sweep_identical_to_train_many(devices_run):
 
 # ---------------------------------------------------------------- two processes
 
+@pytest.mark.slow
 def test_two_processes_see_one_global_mesh(two_processes):
     for i, (log, _) in enumerate(two_processes):
         assert log["process_index"] == i
@@ -253,6 +262,7 @@ def test_two_processes_see_one_global_mesh(two_processes):
         assert log["x_local_shards_equal"]
 
 
+@pytest.mark.slow
 def test_two_processes_agree_with_each_other_and_one_device(two_processes, workers):
     (_, first), (_, second) = two_processes
     assert first.keys() == second.keys()
@@ -268,6 +278,7 @@ def test_two_processes_agree_with_each_other_and_one_device(two_processes, worke
             np.testing.assert_allclose(first[key], want, rtol=1e-10, atol=1e-13, err_msg=key)
 
 
+@pytest.mark.slow
 def test_two_processes_fit_on_process_local_data(two_processes, workers):
     """x and y built from each process's own rows (make_array_from_process_local_data):
     the checks run as global reductions, and the result equals the one-device run."""
@@ -281,6 +292,7 @@ def test_two_processes_fit_on_process_local_data(two_processes, workers):
         assert kind == "ValueError" and "y contains 1 non-finite value(s)" in message, message
 
 
+@pytest.mark.slow
 def test_two_processes_sharded_sweep(two_processes):
     (_, arrays), _ = two_processes
     net = jaxbp.MLP((2, 2, 1))
@@ -360,6 +372,7 @@ def test_shard_runs_checks_the_run_axis():
     np.testing.assert_array_equal(placed["a"], np.arange(3.0))
 
 
+@pytest.mark.slow
 def test_sharded_sweep_on_one_device_matches_train_many():
     net = jaxbp.MLP((2, 2, 1))
     x, y = _xor()

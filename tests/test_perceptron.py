@@ -301,6 +301,7 @@ def test_predict_errors(w, b, x, match):
 
 # ---- the sigmoid unit --------------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_sigmoid_unit_on_xor_goes_to_one_half(seed):
     x, y = gates.truth_table("xor")

@@ -20,6 +20,8 @@ import jaxbp
 from jaxbp import playground
 from test_viz_browser import Page, browser  # noqa: F401  (the chromium fixture)
 
+pytestmark = pytest.mark.slow  # a real browser (chromium): left out of the inner loop
+
 
 @pytest.fixture(scope="module")
 def page(browser, tmp_path_factory):  # noqa: F811

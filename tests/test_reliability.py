@@ -292,6 +292,7 @@ def test_E21_labels_out_of_range(labels, bad, index):
         jaxbp.backprop(SOFT, SOFT_PARAMS, X3, jnp.asarray(labels), "softmax_cross_entropy")
 
 
+@pytest.mark.slow
 def test_E22_dispatch_on_dtype_and_rank():
     labels = jnp.asarray([2, 0, 1])                               # n == k == 3: the trap case
     one_hot = jnp.eye(3)[labels]
@@ -338,6 +339,7 @@ _bce_hessian = jax.jit(jax.vmap(jax.hessian(lambda u, v: jaxbp.cross_entropy.val
     u[None, :], v[None, :], jaxbp.activations.sigmoid)[0])))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype, rtol", [(jnp.float32, 1e-6), (jnp.float64, 1e-6)])
 def test_E24_bce_from_logits(dtype, rtol):
     z = jnp.asarray([[1e4], [-1e4], [1e9], [-1e9], [20.0], [-20.0], [0.0]], dtype)
@@ -509,6 +511,7 @@ X64_OFF = textwrap.dedent(r"""
 """)
 
 
+@pytest.mark.slow
 def test_E40_float64_without_x64(tmp_path):
     env = {**os.environ, "JAX_ENABLE_X64": "0", "JAX_PLATFORMS": "cpu"}
     run = subprocess.run([sys.executable, "-c", X64_OFF, str(tmp_path / "p64.npz")], env=env,
@@ -567,6 +570,7 @@ def test_G7_no_raw_errors(name, jit):
         assert type(info.value) is exc, case
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ("backprop", "autodiff", "loss", "trace"))
 def test_G7_gradient_functions_under_jit_and_vmap(name):
     eager = call(name, NET, PARAMS, X, Y, "cross_entropy", l2=0.1)
@@ -581,6 +585,7 @@ def test_G7_gradient_functions_under_jit_and_vmap(name):
         assert_same_tree(jax.tree_util.tree_map(lambda a: a[i], batched), one, rtol=1e-13, atol=1e-15)
 
 
+@pytest.mark.slow
 def test_G7_check_grads_and_apply_under_transforms():
     with pytest.raises(TypeError, match=r"^check_grads: .*must be concrete arrays.*outside the transform"):
         jax.jit(lambda p: jaxbp.check_grads(NET, p, X, Y, "cross_entropy"))(PARAMS)

@@ -44,6 +44,7 @@ def test_the_three_products_equal_einsum():
                                rtol=1e-13)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("net, cost, l2", [
     (jaxbp.MLP((2, 3, 1)), "quadratic", 0.0),
     (jaxbp.MLP((3, 4, 3, 2), hidden="tanh", output="identity"), "quadratic", 0.1),
@@ -124,6 +125,7 @@ RELU = jaxbp.MLP((2, 5, 1), hidden="relu")
 SOFTMAX = jaxbp.MLP((3, 4, 3), output="softmax")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", [
     # net, cost, optimizer, batch_size, l2, batched x/y
     dict(net=SIGMOID, cost="quadratic", opt=0.5),
@@ -161,6 +163,7 @@ def test_vmap_of_fit_equals_plain_vmap(case):
     _close(got, want)
 
 
+@pytest.mark.slow
 def test_batched_learning_rate_l2_and_trainable_and_unbatched_params():
     """vmap over the learning rate and l2 only: every run starts from the same params."""
     net, runs, steps = DEEP_TANH, 4, 20
@@ -193,6 +196,7 @@ def test_nested_vmap_and_jit():
     _close(flat(got), want)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("net, grad", [(SIGMOID, "autodiff"), (jaxbp.MLP((2, 80, 1)), "manual")])
 def test_loops_outside_the_rule_take_plain_vmap(net, grad):
     steps = 13  # a program no other test compiles: the rule runs here
@@ -233,6 +237,7 @@ def test_divergence_under_vmap_is_nan_from_the_failing_step():
     assert np.isnan(history[1, int(at[1]):]).all()
 
 
+@pytest.mark.slow
 def test_grad_through_fit_still_works():
     """custom_vmap has no reverse mode; the attached custom_jvp keeps jax.grad of fit
     working: a hyper-gradient of the final loss with respect to the learning rate equals a

@@ -13,6 +13,7 @@ import jaxbp
 from jaxbp import shuffle
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("n", list(range(1, 40)) + [255, 256, 257, 1000, 60000])
 def test_permutation_is_a_permutation_of_range_n(n):
     p = np.asarray(shuffle.permutation(jax.random.key(n), n))
@@ -27,6 +28,7 @@ def test_keys_decide_the_order():
     assert np.mean(a == np.arange(1000)) < 0.02
 
 
+@pytest.mark.slow
 def test_vmap_over_keys_equals_one_at_a_time():
     keys = jax.random.split(jax.random.key(7), 5)
     many = np.asarray(jax.vmap(lambda k: shuffle.permutation(k, 33))(keys))
@@ -34,6 +36,7 @@ def test_vmap_over_keys_equals_one_at_a_time():
         assert np.array_equal(row, np.asarray(shuffle.permutation(k, 33)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("n", [3, 5])
 def test_every_order_equally_likely(n):
     """Chi-square of the n! orders over 24,000 keys: ~1 per degree of freedom when uniform
@@ -50,6 +53,7 @@ def test_every_order_equally_likely(n):
     assert chi2 / (m - 1) < 1.6
 
 
+@pytest.mark.slow
 def test_positions_uniform_for_a_larger_n():
     """Where sample i lands, over 2,000 keys, n = 300: chi-square ~1 per degree of freedom."""
     n, draws = 300, 2000
@@ -62,6 +66,7 @@ def test_positions_uniform_for_a_larger_n():
     assert 0.8 < chi2 < 1.2
 
 
+@pytest.mark.slow
 def test_epoch_order_folds_in_the_epoch():
     key = jax.random.key(3)
     for e in range(3):
@@ -74,6 +79,7 @@ def test_n_must_be_positive():
         shuffle.permutation(jax.random.key(0), 0)
 
 
+@pytest.mark.slow
 def test_fit_visits_samples_in_epoch_order():
     """The documented scheme: epoch e of fit visits epoch_order(key, e, n), batch_size at a
     time. A probe cost records the rows it sees (x = row index)."""

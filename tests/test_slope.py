@@ -27,6 +27,7 @@ def halved_output_gradient(net, params, x, y, cost, l2):
     return Trace(None, (), (), (), tuple(g))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype, evaluate_in", [(jnp.float64, None), (jnp.float32, None),
                                                 (jnp.float32, np.float32)])
 def test_right_gradient_has_slope_two_and_wrong_slope_one(dtype, evaluate_in):
@@ -42,6 +43,7 @@ def test_right_gradient_has_slope_two_and_wrong_slope_one(dtype, evaluate_in):
     assert "WRONG" in str(wrong) and "right" in str(wrong)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["batch_sum", "sign_flipped", "hidden_prime_missing"])
 def test_catalogue_mistakes_have_slope_one_float32(name):
     net, params, x, y = problem(jnp.float32, sizes=(3, 4, 4, 2))
@@ -50,6 +52,7 @@ def test_catalogue_mistakes_have_slope_one_float32(name):
     assert abs(report.slopes[0] - 1) < 0.2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype, arch", [
     (jnp.float16, ((3, 5, 2), "tanh", "sigmoid", "cross_entropy")),
     (jnp.bfloat16, ((3, 6, 2), "relu", "identity", "quadratic"))])

@@ -29,6 +29,7 @@ def hand_loss(p, l2=0.0):
         + 0.5 * l2 * sum(jnp.sum(layer["W"] ** 2) for layer in p)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("grad", ["manual", "autodiff"])
 @pytest.mark.parametrize("make_tx", [lambda: optax.sgd(0.5), lambda: optax.adam(0.05)])
 def test_one_step_equals_optax_with_jax_grad(grad, make_tx):
@@ -77,6 +78,7 @@ def test_a_number_is_plain_sgd_and_vmaps_over_learning_rates():
             np.testing.assert_allclose(a[i], b, rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.slow
 def test_step_inside_the_users_scan_and_vmap_over_inits():
     step = jaxbp.make_step(NET, "quadratic", optax.sgd(0.5))
 
@@ -105,6 +107,7 @@ def test_the_compiled_step_is_the_update_alone():
     assert "dot_general" in jaxpr
 
 
+@pytest.mark.slow
 def test_frozen_leaves_and_integer_labels():
     net = jaxbp.MLP((2, 4, 3), "tanh", "softmax")
     p0 = net.init(jax.random.key(1), dtype=jnp.float64)

@@ -38,6 +38,7 @@ def test_wilson_interval_by_hand():
         sweep.wilson_interval(1.0, 10)
 
 
+@pytest.mark.slow
 def test_train_many_equals_fit_one_run_at_a_time():
     net = jaxbp.MLP((2, 3, 1))
     params_batch = sweep.init_batch(net, jax.random.key(4), 3, "uniform", dtype=jnp.float64)
@@ -55,6 +56,7 @@ def test_train_many_equals_fit_one_run_at_a_time():
         assert bool(res.solved[r]) == bool(np.all((out > 0.5) == (Y > 0.5)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("net, cost", [
     (jaxbp.MLP((2, 2, 1)), "quadratic"),
     (jaxbp.MLP((2, 4, 3, 1), hidden="tanh"), "cross_entropy"),
@@ -81,6 +83,7 @@ def test_train_many_equals_plain_vmap_of_one_run(net, cost):
     np.testing.assert_array_equal(fast.mode, slow.mode)
 
 
+@pytest.mark.slow
 def test_steps_to_solve_is_the_first_solved_step():
     net = jaxbp.MLP((2, 2, 1))
     params_batch = sweep.init_batch(net, jax.random.key(1), 6, "uniform", dtype=jnp.float64)
@@ -125,6 +128,7 @@ def test_failure_modes_on_hand_set_weights(name, params):
     assert int(res.steps_to_solve[0]) == (0 if name == "solved" else -1)
 
 
+@pytest.mark.slow
 def test_xor_success_rate_is_in_the_literature_ballpark():
     # 2-2-1 sigmoid, full-batch GD, quadratic cost (mean over the 4 patterns), lr 2,
     # U(-1, 1) init, 10,000 steps: the literature reports about 75-83% solved.
@@ -151,6 +155,7 @@ def test_small_init_wide_net_nearly_always_solves():
     assert int(res.solved.sum()) >= 197
 
 
+@pytest.mark.slow
 def test_init_batch_runs_equal_net_init():
     net = jaxbp.MLP((2, 4, 1))
     key = jax.random.key(2)
@@ -186,6 +191,7 @@ def test_bad_input(call, error, match):
         call(net, sweep.init_batch(net, jax.random.key(0), 3))
 
 
+@pytest.mark.slow
 def test_default_sweep_takes_the_runs_last_path():
     """The demo's nets must take the runs-last kernel (the rule says so, and train_many
     really runs it): a change that lost it would only make the sweep slower, silently."""

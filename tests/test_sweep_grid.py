@@ -15,6 +15,7 @@ from jaxbp import sweep
 from jaxbp.demos import sweep_grid
 
 
+@pytest.mark.slow
 def test_table_states_its_conditions():
     rows = sweep_grid.run_grid(widths=(2, 4), inits=("uniform",), costs=("cross_entropy",),
                                lrs=(2.0,), runs=40, steps=300, seed=3)
@@ -32,6 +33,7 @@ def test_table_states_its_conditions():
         assert sum(row.modes.values()) == 40 and row.modes["solved"] == row.solved
 
 
+@pytest.mark.slow
 def test_rows_are_train_many_on_the_documented_inits():
     """Width 2, init uniform: init_batch(fold_in(key(seed), index of 'uniform' in INITS))."""
     rows = sweep_grid.run_grid(widths=(2,), inits=("uniform",), costs=("quadratic",),

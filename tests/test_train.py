@@ -53,6 +53,7 @@ def test_full_batch_sgd_equals_hand_loop_with_jax_grad():
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["quadratic_sgd_full_batch", "softmax_adam_minibatch"])
 def test_manual_equals_autodiff_history(case):
     if case == "quadratic_sgd_full_batch":
@@ -114,6 +115,7 @@ def test_minibatches_cover_every_sample_once_per_epoch():
     assert seen[8] != seen[0]
 
 
+@pytest.mark.slow
 def test_drop_last_when_batch_size_does_not_divide_n():
     cost, seen = probe()
     x, y = ids(10)
@@ -126,6 +128,7 @@ def test_drop_last_when_batch_size_does_not_divide_n():
 
 # --- trainable masks --------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_frozen_leaves_are_bit_identical():
     p0 = params64()
     p0 = (dict(p0[0], b=p0[0]["b"].at[0].set(-0.0)), p0[1])  # -0.0 + 0.0 would be +0.0
@@ -177,6 +180,7 @@ def test_bad_trainable():
 
 # --- compilation (G8) -------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_one_trace_per_shape_and_dtype_not_per_value():
     run = lambda p, x, y, opt, **kw: jaxbp.fit(NET, p, x, y, "quadratic", opt, steps=STEPS, **kw)
     run(params64(), X, Y, 0.5)
@@ -198,6 +202,7 @@ def test_one_trace_per_shape_and_dtype_not_per_value():
     assert count() == (before[0] + 1, before[1] + 1)
 
 
+@pytest.mark.slow
 def test_minibatch_key_styles_share_a_program():
     run = lambda key: jaxbp.fit(NET, params64(), X, Y, "quadratic", 0.5, steps=STEPS,
                                 batch_size=2, key=key)[1]
@@ -208,6 +213,7 @@ def test_minibatch_key_styles_share_a_program():
     np.testing.assert_array_equal(h_new, h_old)
 
 
+@pytest.mark.slow
 def test_optax_objects_are_static():
     tx = optax.sgd(0.5)
     jaxbp.fit(NET, params64(), X, Y, "quadratic", tx, steps=STEPS)
@@ -218,6 +224,7 @@ def test_optax_objects_are_static():
     assert train.TRACES["fit"] == before + 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype, tol", [(jnp.float64, 1e-12), (jnp.float32, 1e-6)])
 def test_jitted_and_eager_agree(dtype, tol):
     """G8 both ways: jax.disable_jit() (the scan runs step by step in Python) and fit inside
@@ -237,6 +244,7 @@ def test_jitted_and_eager_agree(dtype, tol):
 
 # --- many runs at once ------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_vmap_over_seeds_and_learning_rates_equals_separate_runs():
     """The sweep fast path: one vmapped fit over (seed, learning rate) pairs; each seed sets
     the initial params and the mini-batch order."""
@@ -315,6 +323,7 @@ DIVERGING = [  # every way a run can diverge: (params, x, cost, lr, fit's keywor
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", range(len(DIVERGING)))
 def test_divergence_under_jit_and_vmap(case):
     """Under jit/vmap nothing can be raised: the history is NaN from the failing step on --
@@ -338,12 +347,14 @@ def test_divergence_under_jit_and_vmap(case):
         np.testing.assert_allclose(a[0], b, rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_diverged_at_on_hand_written_histories():
     h = np.array([[1.0, 0.5, 0.2], [1.0, np.nan, np.nan], [np.inf, np.nan, 3.0]])
     np.testing.assert_array_equal(np.asarray(jaxbp.diverged_at(h)), [-1, 1, 0])
     assert int(jaxbp.diverged_at(np.array([0.3, np.inf]))) == 1
 
 
+@pytest.mark.slow
 def test_a_python_zero_l2_drops_the_term_from_the_program():
     """l2 has one mechanism: a Python number is a constant of the program, and zero drops
     the sum of W**2 from it entirely (one integer_pow per layer fewer in the step)."""
@@ -420,6 +431,7 @@ def test_debug_names_the_operation_that_makes_the_first_nan():  # E15's opt-in d
         jaxbp.fit(net, params, x, y, "quadratic", 1.0, steps=3)
 
 
+@pytest.mark.slow
 def test_inf_weights_behind_a_finite_loss_are_a_divergence():
     """With l2 == 0 there is no sum of W**2 to turn an inf weight into a NaN loss, and a
     saturated sigmoid can keep the loss finite with inf weights: the failure path checks

@@ -59,6 +59,7 @@ def run():
     return net, params, x, y, data
 
 
+@pytest.mark.slow
 def test_frames_record_the_chosen_steps(run):
     net, params, x, y, data = run
     assert [f["step"] for f in data["frames"]] == viz.frame_steps(40, 7) == [0, 1, 9, 17, 24, 32, 40]
@@ -76,6 +77,7 @@ def test_first_update_is_gradient_descent_with_jax_grad(run):
             close(data["frames"][0]["grads"][l][k], grads[l][k])
 
 
+@pytest.mark.slow
 def test_frames_equal_fit_then_trace(run):
     net, params, x, y, data = run
     frame = data["frames"][-1]
@@ -92,6 +94,7 @@ def test_frames_equal_fit_then_trace(run):
         close(frame["activations"][l], tr.activations[l], 1e-10)
 
 
+@pytest.mark.slow
 def test_curve_is_the_fit_history(run):
     net, params, x, y, data = run
     trained, history = jaxbp.fit(net, params, x, y, "cross_entropy", 0.5, 40)
@@ -118,6 +121,7 @@ def ten():
     return net, params, x, (x[:, :1] > 0).astype(jnp.float64)
 
 
+@pytest.mark.slow
 def test_max_samples_keeps_per_sample_values_of_the_first_rows_only(ten):
     net, params, x, y = ten
     data = viz.frames(net, params, x, y, "quadratic", 2.0, 20, frames=5, max_samples=3)
@@ -165,6 +169,7 @@ def test_mazur_frames_match_the_published_figures(mazur):
     assert all(f["params"][0]["b"] == [0.35, 0.35] for f in data["frames"])  # biases frozen
 
 
+@pytest.mark.slow
 def test_mazur_as_published_reproduces_the_printed_update():
     data = viz.explain_data("mazur", as_published=True, steps=10000, frames=3)
     assert data["update"] == "as_published"
@@ -173,6 +178,7 @@ def test_mazur_as_published_reproduces_the_printed_update():
     assert [format(a, ".9f") for a in last["activations"][2][0]] == ["0.015912196", "0.984065734"]
 
 
+@pytest.mark.slow
 def test_no_bias_221_frames():
     data = viz.explain_data("no-bias-221", steps=10, frames=3)
     f0, f1 = data["frames"][0], data["frames"][1]
@@ -221,6 +227,7 @@ def test_explain_page_is_one_small_self_contained_file(tmp_path, mazur):
     assert data["frames"] == mazur["frames"] and data["curve"] == mazur["curve"]
 
 
+@pytest.mark.slow
 def test_gates_page_is_small_and_self_contained(tmp_path):
     path = viz.write_gates_html(tmp_path / "gates.html")
     assert path.stat().st_size < 1_000_000
@@ -264,6 +271,7 @@ def test_gates_page_is_small_and_self_contained(tmp_path):
     assert np.array_equal(np.asarray(out) > 0.5, np.asarray(y) > 0.5)
 
 
+@pytest.mark.slow
 def test_write_html_any_net(tmp_path):
     net = jaxbp.MLP((3, 4, 2), "relu", "softmax")
     params = net.init(jax.random.key(0), dtype=jnp.float64)
@@ -313,6 +321,7 @@ def test_bad_arguments(small, kwargs, error, message):
         viz.frames(**args)
 
 
+@pytest.mark.slow
 def test_divergence_raises(small):
     net = jaxbp.MLP((2, 3, 1), "identity", "identity")
     params = net.init(jax.random.key(0), dtype=jnp.float64)

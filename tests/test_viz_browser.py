@@ -18,6 +18,8 @@ import pytest
 import jaxbp
 from jaxbp import viz
 
+pytestmark = pytest.mark.slow  # a real browser (chromium): left out of the inner loop
+
 CHROMIUM = os.environ.get("JAXBP_CHROMIUM", "/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]

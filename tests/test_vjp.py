@@ -73,8 +73,8 @@ def architectures(draw):
 
 # ------------------------------------------------------------------------ manual_vjp
 
-@pytest.mark.slow   # 25 compilations: about 10 s of CPU
-@settings(max_examples=25)
+@pytest.mark.slow   # 12 compilations: about 5 s of CPU
+@settings(max_examples=12)
 @given(architectures(), st.integers(1, 4), st.integers(0, 3), st.sampled_from(DOWNSTREAM))
 def test_grad_through_manual_vjp_equals_autodiff(arch, batch, seed, C):
     sizes, activations = arch
@@ -86,6 +86,7 @@ def test_grad_through_manual_vjp_equals_autodiff(arch, batch, seed, C):
     assert_tree_close(got, want)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("activations", [("sigmoid", "tanh", "softmax"), ("tanh", "relu", "sigmoid"),
                                          ("relu", "identity", "tanh"), ("identity", "sigmoid", "relu"),
                                          ("tanh", "tanh", "identity")])
@@ -98,6 +99,7 @@ def test_every_activation_including_softmax_output(activations):
     assert_tree_close(*both(params, x))
 
 
+@pytest.mark.slow
 def test_forward_is_net_apply_and_one_sample_stays_1d():
     net, params, x = make((3, 5, 2), ("tanh", "softmax"))
     f = manual_vjp(net)
@@ -124,6 +126,7 @@ def test_input_gradient_is_bp2_carried_to_the_input():
                                rtol=1e-14, atol=1e-16)
 
 
+@pytest.mark.slow
 def test_under_jit_vmap_per_sample_and_scan():
     net, params, x = make((3, 4, 2), ("tanh", "sigmoid"), batch=6)
     f = manual_vjp(net)
@@ -148,6 +151,7 @@ def test_under_jit_vmap_per_sample_and_scan():
     assert_tree_close(train(f), train(net.apply))
 
 
+@pytest.mark.slow
 def test_net_inside_a_bigger_model():
     """Two nets composed with other functions; grads w.r.t. both nets' params and the input."""
     enc, p1, x = make((3, 4, 2), ("tanh", "tanh"))
@@ -172,6 +176,7 @@ def targets(net, cost, n, dtype):
     return jax.random.uniform(jax.random.key(7), (n, k), dtype)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sizes,output,cost,l2,dtype", [
     case + (l2, dtype) for case in CASES for l2, dtype in ((0.0, jnp.float64), (0.05, jnp.float32))]
     + [CASES[0] + (0.05, jnp.float64), CASES[2] + (0.0, jnp.float32)])
@@ -188,6 +193,7 @@ def test_value_and_grad_of_manual_loss_is_backprop_bit_for_bit(sizes, output, co
     np.testing.assert_allclose(manual_loss(net, cost, l2)(params, x, y), value, rtol=4 * eps)
 
 
+@pytest.mark.slow
 def test_user_terms_inputs_and_targets_match_autodiff():
     net = jaxbp.MLP((3, 4, 2), hidden="tanh", output="sigmoid")
     params = net.init(jax.random.key(3), dtype=jnp.float64)
@@ -201,6 +207,7 @@ def test_user_terms_inputs_and_targets_match_autodiff():
                       jax.grad(total(twin), argnums=(0, 1, 2))(params, x, y))
 
 
+@pytest.mark.slow
 def test_manual_loss_under_jit_vmap_and_one_sample():
     net, params, x = make((2, 3, 2), ("tanh", "softmax"), batch=4)
     labels = jnp.array([0, 1, 1, 0])
@@ -229,6 +236,7 @@ def test_gradient_jaxpr_runs_the_custom_rule():
 
 # ------------------------------------------------------------------------ forward mode
 
+@pytest.mark.slow
 def test_forward_mode_is_a_clear_error_never_a_number():
     net, params, x = make((2, 3, 1), ("sigmoid", "sigmoid"))
     y = jnp.ones((5, 1))
@@ -245,6 +253,7 @@ def test_forward_mode_is_a_clear_error_never_a_number():
         linear(params)
 
 
+@pytest.mark.slow
 def test_forward_over_reverse_hessian_works():
     net, params, x = make((2, 3, 1), ("tanh", "sigmoid"))
     y = jnp.ones((5, 1)) * 0.25
@@ -301,6 +310,7 @@ def problem(sizes, activations, cost, seed=0):
     return net, params, x, targets(net, cost, 5, jnp.float64)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sizes,activations,cost,l2", NETS[1:])   # NETS[0]: the saddle test
 def test_reverse_over_reverse_is_the_autodiff_hessian(sizes, activations, cost, l2):
     net, params, x, y = problem(sizes, activations, cost)
@@ -315,6 +325,7 @@ def test_reverse_over_reverse_is_the_autodiff_hessian(sizes, activations, cost, 
     assert_tree_close(got, want, tol=1e-9)
 
 
+@pytest.mark.slow
 def test_hessian_through_manual_vjp_with_a_user_cost():
     net, params, x = make((2, 3, 2), ("tanh", "sigmoid"))
     f = manual_vjp(net)
@@ -323,6 +334,7 @@ def test_hessian_through_manual_vjp_with_a_user_cost():
     assert_tree_close(*both(params), tol=1e-9)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sizes,activations,cost,l2", NETS[2:3])
 def test_check_hessian_passes_a_correct_backward(sizes, activations, cost, l2):
     net, params, x, y = problem(sizes, activations, cost)
@@ -351,6 +363,7 @@ def frozen_layer_loss(net, cost, layer):
     return loss
 
 
+@pytest.mark.slow
 def test_check_hessian_names_a_broken_second_order_path(layer=1):
     """Layer 1's second derivatives broken: layer 2 above (and layer 0 below) stay right."""
     net, params, x, y = problem((3, 3, 2, 2), ("tanh", "sigmoid", "identity"), "quadratic")
@@ -390,6 +403,7 @@ def test_hessian_eigenvalues_tell_a_saddle_from_a_minimum():
     assert np.linalg.eigvalsh(hessian(net, solved, x, y, "quadratic"))[0] > 1e-6   # a minimum
 
 
+@pytest.mark.slow
 def test_second_order_bad_input():
     net, params, x, y = problem((2, 3, 1), ("sigmoid", "sigmoid"), "quadratic")
     with pytest.raises(TypeError, match=r"check_hessian: loss must be a function .* or None, got str"):

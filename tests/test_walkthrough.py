@@ -105,6 +105,7 @@ def test_mazur_standard_long_run(mazur_text):
     assert float(m.group(1)) == pytest.approx(3.5101877e-05, rel=1e-6)
 
 
+@pytest.mark.slow
 def test_as_published_has_the_posts_sequential_figures(capsys):
     text = run_demo(capsys, "mazur", "--as-published")
     walk, table = text.split("Which of the post's figures")
@@ -162,6 +163,7 @@ def _mlp_loss(params, x, y, hidden, output, cost):
     return jnp.mean(-jnp.sum(y * jnp.log(a) + (1 - y) * jnp.log(1 - a), axis=1))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sizes, hidden, cost, batch", [
     ((2, 3, 1), "sigmoid", "quadratic", 1),
     ((2, 3, 1), "tanh", "cross_entropy", 4),
@@ -194,6 +196,7 @@ def test_user_net_gradients_equal_jax_grad(sizes, hidden, cost, batch):
                                                rel=1e-8)
 
 
+@pytest.mark.slow
 def test_as_published_user_net_matches_sequential_training():
     net = jaxbp.MLP((2, 3, 2))
     params = net.init(jax.random.key(3), dtype=jnp.float64)
@@ -208,6 +211,7 @@ def test_as_published_user_net_matches_sequential_training():
         assert eqs[f"w{k}+"][0] != pytest.approx(float(std[0]["W"][i, j]), rel=1e-8)
 
 
+@pytest.mark.slow
 def test_markdown_has_latex_that_parses(capsys):
     text = run_demo(capsys, "mazur", "--markdown", "--steps", "10")
     blocks = re.findall(r"\$\$(.+?)\$\$", text)
@@ -251,6 +255,7 @@ def test_bad_input(kwargs, error, match):
         jaxbp.explain(**args)
 
 
+@pytest.mark.slow
 def test_large_net_and_jit_are_refused():
     net = jaxbp.MLP((30, 20, 1))
     params = net.init(jax.random.key(0))
@@ -276,6 +281,7 @@ def sequential_w1_by_hand():
     return .15 - 0.5 * x[0] * d1[0]
 
 
+@pytest.mark.slow
 def test_bug_beside_the_right_numbers(capsys):
     text = run_demo(capsys, "mazur", "--bug", "updated_weights", "--steps", "20")
     assert all(len(line) <= 100 for line in text.splitlines())
@@ -298,6 +304,7 @@ def test_a_bug_that_cannot_show_in_the_example_says_so(capsys):
     assert "a batch of two or more" in prose
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(CATALOGUE))
 def test_every_catalogue_entry_explains(name):
     ex = examples.mazur()

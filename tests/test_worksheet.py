@@ -52,6 +52,7 @@ def test_the_key_is_the_hand_computation(cost):
     assert len(sheet.blanks) == 6 + 1 + 3 + 9 + 9
 
 
+@pytest.mark.slow
 def test_same_seed_same_sheet_and_key_across_processes():
     """Another process (its own JAX and numpy state) writes the same bytes; different
     seeds give different sheets."""
@@ -147,6 +148,7 @@ def test_markdown_sheet_grades_and_latex_is_refused():
         worksheet.grade(latex)
 
 
+@pytest.mark.slow
 def test_commands(tmp_path, capsys):
     out = tmp_path / "sheet.txt"
     assert worksheet_demo.main(["--seed", "4", "--out", str(out)]) == 0
