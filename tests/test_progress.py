@@ -40,8 +40,10 @@ def test_scan_is_the_plain_scan_and_reports_in_order(steps):
     assert calls == [(d, steps) for d in expected]
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"batch_size": 2, "key": jax.random.key(3)}],
-                         ids=["full_batch", "minibatch"])
+@pytest.mark.parametrize("kwargs", [
+    pytest.param({}, id="full_batch"),
+    pytest.param({"batch_size": 2, "key": jax.random.key(3)}, id="minibatch",
+                 marks=pytest.mark.slow)])
 def test_fit_with_progress_equals_fit_without(kwargs):
     params = NET.init(jax.random.key(0))
     calls, report = _recorder()
@@ -52,8 +54,9 @@ def test_fit_with_progress_equals_fit_without(kwargs):
     assert len(calls) == progress.CHUNKS + 1  # 253 // CHUNKS steps a chunk, and the rest
 
 
-@pytest.mark.parametrize("grad, optimizer", [("manual", 0.5), ("autodiff", "adam")],
-                         ids=["runs_last_kernel", "plain_vmap"])
+@pytest.mark.parametrize("grad, optimizer", [
+    pytest.param("manual", 0.5, id="runs_last_kernel"),
+    pytest.param("autodiff", "adam", id="plain_vmap", marks=pytest.mark.slow)])
 def test_under_jit_and_vmap_one_report_per_chunk_for_all_runs(grad, optimizer):
     runs = jax.vmap(NET.init)(jax.random.split(jax.random.key(1), 16))
     opt = optax.adam(0.05) if optimizer == "adam" else optimizer
