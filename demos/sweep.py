@@ -99,20 +99,20 @@ def main(argv: Optional[List[str]] = None) -> int:
     cols = table.fit(columns(), args.wide)
     print(table.header(cols), flush=True)
     rows: List[Any] = []
-    chunks = [(w, c) for w in args.widths for c in args.cost]
+    chunks = args.widths
 
-    def run(chunk: tuple) -> List[Any]:
-        return sweep.run_grid([chunk[0]], args.init, [chunk[1]], args.lr, args.runs, args.steps,
+    def run(width: int) -> List[Any]:
+        return sweep.run_grid([width], args.init, args.cost, args.lr, args.runs, args.steps,
                               args.seed)
-    # Each (width, cost) is its own compiled program: while one trains, the next compiles
-    # (XLA compiles and runs without holding Python's lock). Rows print in order.
+    # Each width is its own compiled program: while one trains, the next compiles (XLA
+    # compiles and runs without holding Python's lock). Rows print in order.
     pool = ThreadPoolExecutor(max_workers=WORKERS)
     try:
         futures = [pool.submit(run, chunk) for chunk in chunks]
-        for k, ((width, cost), future) in enumerate(zip(chunks, futures)):
-            _status(f"training 2-{width}-1, {cost}: {len(args.init) * len(args.lr)} settings x "
-                    f"{args.runs} runs ({k + 1}/{len(chunks)}, "
-                    f"{time.perf_counter() - start:.0f} s)")
+        for k, (width, future) in enumerate(zip(chunks, futures)):
+            settings = len(args.init) * len(args.lr) * len(args.cost)
+            _status(f"training 2-{width}-1: {settings} settings x {args.runs} runs "
+                    f"({k + 1}/{len(chunks)}, {time.perf_counter() - start:.0f} s)")
             new = future.result()
             _status("")
             for r in new:
