@@ -88,7 +88,20 @@ class MLP:
                                 f"{type(scale).__name__} {scale!r}")
             if not 0 < scale < float("inf"):
                 raise ValueError(f"MLP.init: scale must be a finite float > 0 or None, got {scale!r}")
-        return _init(key, self, scale, np.dtype(dtype), distribution)
+        params = []
+        for l, (key_W, key_b) in enumerate(jax.random.split(key, (len(self.sizes) - 1, 2))):
+            n_in, n_out = self.sizes[l], self.sizes[l + 1]
+            if scale is None:
+                std_W, std_b = GAINS[self.activations[l]] / n_in ** 0.5, 1.0
+            else:
+                std_W = std_b = scale
+            if distribution == "uniform":
+                draw = partial(jax.random.uniform, minval=-1.0, maxval=1.0, dtype=dtype)
+            else:
+                draw = partial(jax.random.normal, dtype=dtype)
+            params.append({"W": std_W * draw(key_W, (n_in, n_out)),
+                           "b": std_b * draw(key_b, (n_out,))})
+        return tuple(params)
 
     def apply(self, params: Params, x: ArrayLike) -> jax.Array:
         """The network's output for ``x`` of shape ``(batch, n_in)``: ``(batch, n_out)``.
@@ -99,26 +112,6 @@ class MLP:
         x2 = _checks.prepare_x("MLP.apply", self, x, dtype)
         out = _apply(self, params, x2)
         return out[0] if np.ndim(x) == 1 else out
-
-
-@partial(jax.jit, static_argnums=(1, 2, 3, 4))
-def _init(key: PRNGKey, net: MLP, scale: Optional[float], dtype: np.dtype,
-          distribution: str) -> Params:
-    """:meth:`MLP.init`'s draws: one compiled program per net and options."""
-    params = []
-    for l, (key_W, key_b) in enumerate(jax.random.split(key, (len(net.sizes) - 1, 2))):
-        n_in, n_out = net.sizes[l], net.sizes[l + 1]
-        if scale is None:
-            std_W, std_b = GAINS[net.activations[l]] / n_in ** 0.5, 1.0
-        else:
-            std_W = std_b = scale
-        if distribution == "uniform":
-            draw = partial(jax.random.uniform, minval=-1.0, maxval=1.0, dtype=dtype)
-        else:
-            draw = partial(jax.random.normal, dtype=dtype)
-        params.append({"W": std_W * draw(key_W, (n_in, n_out)),
-                       "b": std_b * draw(key_b, (n_out,))})
-    return tuple(params)
 
 
 def feedforward(net: MLP, params: Params, x: jax.Array,

@@ -87,14 +87,7 @@ def init_batch(net: MLP, key: PRNGKey, runs: int,
     runs = check_positive_int("init_batch", "runs", runs)
     scale, distribution = _checks.choose("init_batch", "init", init, INITS)
     dtype = _checks.check_float_dtype("init_batch", dtype)
-    return _init_batch(key, net=net, runs=runs, scale=scale, distribution=distribution,
-                       dtype=dtype)
-
-
-@partial(jax.jit, static_argnames=("net", "runs", "scale", "distribution", "dtype"))
-def _init_batch(key, *, net, runs, scale, distribution, dtype):
-    """One compiled program per (net, runs, init, dtype) instead of one per operation."""
-    keys = jax.random.split(key, runs)
+    keys = jax.random.split(key, runs)     # eager vmap: bit-identical to net.init per key
     return jax.vmap(lambda k: net.init(k, scale=scale, dtype=dtype, distribution=distribution))(keys)
 
 
