@@ -86,7 +86,8 @@ def test_jax_check_grads_default_tolerances_float64(hidden, output, cost, jit): 
 def test_jax_check_grads_float32():  # G3, float32 with default tolerances
     net, params, x, y = problem(jnp.float32, sizes=(3, 4, 2))
     x, y = x.astype(np.float32), y.astype(np.float32)
-    jax.test_util.check_grads(loss_fn(net, x, y, "cross_entropy"), (params,), order=2,
+    # jitted: the unjitted path is the float64 test's jit=False cases (eager is 10x slower)
+    jax.test_util.check_grads(jax.jit(loss_fn(net, x, y, "cross_entropy")), (params,), order=2,
                               modes=("fwd", "rev"))
 
 
