@@ -2,10 +2,11 @@
 
 A long ``fit`` is one compiled ``lax.scan``: nothing comes back to Python until it ends.
 With ``progress``, :func:`scan` splits the loop into :data:`CHUNKS` chunks -- an outer
-``lax.scan`` over inner scans of the *same* body, so every step does the same work -- and
-after each chunk a ``jax.debug.callback`` tells the host how many steps are done. The
-callback receives only that count, which no ``jax.vmap`` batches: under ``jit`` and
-``vmap`` it is called once per chunk for all runs together. Each report costs 0.1-1.5 ms
+``lax.scan`` over inner scans of the *same* body, so every step does the same work and
+writes its entry of the history in place -- and after each chunk a ``jax.debug.callback``
+tells the host how many steps are done. The callback receives only that count, which no
+``jax.vmap`` batches: under ``jit`` and ``vmap`` it is called once per chunk for all runs
+together. Each report costs 0.1-1.5 ms
 (more when the program is busy with big matrix products), hence only a few of them; the
 cost on the benchmark's workloads (``python -m bench.progress``) is in docs/bench.md.
 
@@ -39,22 +40,30 @@ def scan(body: Callable[[Carry, jax.Array], Tuple[Carry, Y]], carry: Carry, step
     if report is None:
         return jax.lax.scan(body, carry, index)
     tell = partial(_tell, report, steps)
+    # The history is written in place into buffers carried through both loops, as the plain
+    # scan writes its ys: stacking each chunk's ys instead would copy the history once more.
+    y_shapes = jax.eval_shape(body, carry, index[0])[1]
+    ys = jax.tree_util.tree_map(lambda s: jnp.zeros((steps,) + s.shape, s.dtype), y_shapes)
 
-    def chunk(carry, idx):
-        carry, ys = jax.lax.scan(body, carry, idx)
-        # The count leaves the barrier with the carry: the report waits for the chunk.
-        carry, done = jax.lax.optimization_barrier((carry, idx[-1] + 1))
+    def step(state, i):
+        carry, ys = state
+        carry, y = body(carry, i)
+        put = lambda a, v: jax.lax.dynamic_update_index_in_dim(a, v, i, 0)
+        return (carry, jax.tree_util.tree_map(put, ys, y)), None
+
+    def chunk(state, idx):
+        state, _ = jax.lax.scan(step, state, idx)
+        # The count leaves the barrier with the state: the report waits for the chunk.
+        state, done = jax.lax.optimization_barrier((state, idx[-1] + 1))
         jax.debug.callback(tell, done, ordered=True)
-        return carry, ys
+        return state, None
 
     every = max(1, steps // CHUNKS)
     whole = steps // every * every
-    carry, ys = jax.lax.scan(chunk, carry, index[:whole].reshape(-1, every))
-    ys = jax.tree_util.tree_map(lambda a: a.reshape((whole,) + a.shape[2:]), ys)
+    state, _ = jax.lax.scan(chunk, (carry, ys), index[:whole].reshape(-1, every))
     if whole < steps:
-        carry, rest = chunk(carry, index[whole:])
-        ys = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a, b]), ys, rest)
-    return carry, ys
+        state, _ = chunk(state, index[whole:])
+    return state
 
 
 def _tell(report, steps, done):
