@@ -6,12 +6,13 @@ a tenth of a second, and XLA's optimising backend would take longer than it save
 for one gate net's program: 0.22 s of CPU to compile instead of 0.66 s; 0.11 s instead of
 0.06 s to run).
 """
-from typing import Any, Callable, List, Sequence
+from typing import Any, Callable, Hashable, List, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
 
 import jaxbp
+from jaxbp.demos import programs
 
 QUICK = {"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False}
 
@@ -43,11 +44,12 @@ def descend(nets: Sequence[jaxbp.MLP], params: Sequence[tuple], x: jax.Array, y:
     return out
 
 
-def compiled(fn: Callable, *args: Any) -> Callable:
+def compiled(fn: Callable, *args: Any, description: Optional[Hashable] = None) -> Callable:
     """``jax.jit(fn)`` compiled for ``args`` with the :data:`QUICK` settings (plain ones on
-    an XLA that does not know them)."""
-    lowered = jax.jit(fn).lower(*args)
+    an XLA that does not know them). With a ``description`` of everything else ``fn``
+    computes with (the Python values it closes over), the ``jaxbp`` command keeps the
+    compiled program between runs: see :mod:`jaxbp.demos.programs`."""
     try:
-        return lowered.compile(QUICK)
+        return programs.compiled(fn, args, description, QUICK)
     except Exception:  # an older XLA rejects unknown options
-        return lowered.compile()
+        return programs.compiled(fn, args, description, {})

@@ -4,7 +4,8 @@ For every gate, on its four-row truth table: the perceptron (Rosenblatt's rule),
 sigmoid unit (logistic regression), and 2-2-1 and 2-3-1 sigmoid nets, all trained by
 gradient descent with the hand-written backprop (:func:`jaxbp.trace`), whose gradient is
 also compared with ``jax.grad``. Every gate, seed and net trains in one compiled program:
-``jax.vmap`` over gates and seeds, one ``lax.scan`` over the steps for all three nets.
+``jax.vmap`` over gates and seeds, one ``lax.scan`` over the steps for all three nets; a
+second one draws their initial weights.
 
     jaxbp gates                    # the six gates
     jaxbp gates --all16            # all 16 Boolean functions of two inputs
@@ -12,6 +13,8 @@ also compared with ``jax.grad``. Every gate, seed and net trains in one compiled
 """
 import sys
 import textwrap
+from functools import partial
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence
 
 import jax
@@ -56,25 +59,41 @@ def _bp_vs_grad(net, params, x, y, cost):
     return jnp.max(jnp.abs(manual - auto)) / jnp.max(jnp.abs(auto))
 
 
-def _train_all(xs, ys, lr, *, seeds, steps, cost, max_epochs):
-    """Everything, for every gate (xs, ys: (gates, 4, 2), (gates, 4, 1)): the perceptron per
-    gate, and per net size, per gate and seed, the trained net (results (gates, seeds, ...))."""
+def _nets():
+    return [jaxbp.MLP(size, hidden="sigmoid", output="sigmoid") for size in SIZES]
+
+
+def _runs(xs, ys, seeds):
+    """Run r = g * seeds + s is seed s on gate g: its inputs and targets, (runs, 4, ...)."""
+    return jnp.repeat(xs, seeds, axis=0), jnp.repeat(ys, seeds, axis=0)
+
+
+def _inits(seeds, gates, dtype):
+    """Per net, the initial weights of every run (drawn per seed, the same on every gate)."""
+    return tuple(jax.tree_util.tree_map(
+        lambda a: jnp.tile(a, (gates,) + (1,) * (a.ndim - 1)),
+        jax.vmap(lambda s, net=net: net.init(jax.random.key(s), dtype=dtype))(seeds))
+        for net in _nets())
+
+
+def _train_all(xs, ys, inits, lr, *, seeds, steps, cost, max_epochs):
+    """For every gate (xs, ys: (gates, 4, 2), (gates, 4, 1)): the perceptron; and per net
+    and run, backprop vs jax.grad at the initial weights ``inits``, then the trained net
+    (see :func:`descent.descend`)."""
     percs = jax.vmap(lambda x, y: perceptron.fit(x, y, max_epochs=max_epochs))(xs, ys)
-    n_gates = xs.shape[0]
-    nets = [jaxbp.MLP(size, hidden="sigmoid", output="sigmoid") for size in SIZES]
-    # run r = g * seeds + s trains seed s on gate g
-    x_runs, y_runs = jnp.repeat(xs, seeds, axis=0), jnp.repeat(ys, seeds, axis=0)
-    inits = tuple(jax.tree_util.tree_map(
-        lambda a: jnp.tile(a, (n_gates,) + (1,) * (a.ndim - 1)),
-        jax.vmap(lambda s, net=net: net.init(jax.random.key(s), dtype=xs.dtype))(
-            jnp.arange(seeds))) for net in nets)
+    nets = _nets()
 
     def one(params, x, y):
         trained = descent.descend(nets, params, x, y, cost, lr, steps)
         return [t + (_bp_vs_grad(net, p, x, y, cost),) for t, net, p in zip(trained, nets, params)]
-    out = jax.vmap(one)(inits, x_runs, y_runs)
-    return percs, jax.tree_util.tree_map(
-        lambda a: a.reshape((n_gates, seeds) + a.shape[1:]), out)
+    return percs, jax.vmap(one)(inits, *_runs(xs, ys, seeds))
+
+
+def _shapes(net, runs, dtype):
+    """The shapes of ``runs`` stacked parameters of ``net``."""
+    return tuple({"W": jax.ShapeDtypeStruct((runs, n_in, n_out), dtype),
+                  "b": jax.ShapeDtypeStruct((runs, n_out), dtype)}
+                 for n_in, n_out in zip(net.sizes[:-1], net.sizes[1:]))
 
 
 def _pick(out, g, y):
@@ -95,10 +114,25 @@ def run(names: Sequence[str], lr: float = 2.0, steps: int = 3000, seeds: int = 8
     tables = [gates.boolean_function(n) for n in names]
     xs = np.stack([np.asarray(t[0]) for t in tables])
     ys = np.stack([np.asarray(t[1]) for t in tables])
-    train_all = lambda xs, ys, lr: _train_all(xs, ys, lr, seeds=seeds, steps=steps, cost=cost,
-                                              max_epochs=max_epochs)
+    train_all = lambda xs, ys, inits, lr: _train_all(xs, ys, inits, lr, seeds=seeds,
+                                                     steps=steps, cost=cost,
+                                                     max_epochs=max_epochs)
     lr = np.float32(lr)   # traced: another rate loads the same program from the cache
-    percs, nets = descent.compiled(train_all, xs, ys, lr)(xs, ys, lr)
+    seed = np.arange(seeds)
+    inits = tuple(_shapes(net, len(names) * seeds, xs.dtype) for net in _nets())
+    # Two programs: XLA compiles the first (the random initial weights: long straight-line
+    # code) in a thread while the second (everything else) is traced and compiled.
+    with ThreadPoolExecutor(1) as pool:
+        drawing = pool.submit(descent.compiled, partial(_inits, gates=len(names),
+                                                        dtype=xs.dtype), seed,
+                              description=("gates inits", len(names), str(xs.dtype)))
+        train_all = descent.compiled(train_all, xs, ys, inits, lr,
+                                     description=("gates", seeds, steps, cost, max_epochs))
+        inits = drawing.result()(seed)
+    percs, trained = train_all(xs, ys, inits, lr)
+    nets = [jax.tree_util.tree_map(lambda a: np.asarray(a).reshape((len(names), seeds)
+                                                                   + a.shape[1:]), out)
+            for out in trained]
     percs = jax.tree_util.tree_map(np.asarray, percs)
     results = []
     for g, name in enumerate(names):

@@ -84,8 +84,8 @@ def train(lr: float, steps: int, seed: int, tries: int) -> Tuple[int, tuple, boo
         one = lambda p: descent.descend([net], [p], x, y, "cross_entropy", lr, steps)[0]
         return jax.vmap(one)(inits)
     seeds = np.arange(seed, seed + tries)
-    params, loss, _, right = descent.compiled(program, seeds, np.float32(lr))(
-        seeds, np.float32(lr))
+    params, loss, _, right = descent.compiled(program, seeds, np.float32(lr),
+                                              description=("xnor", steps))(seeds, np.float32(lr))
     solved = np.asarray(right)[:, -1]
     loss = np.nan_to_num(np.asarray(loss), nan=np.inf)
     k = int(np.argmax(solved)) if solved.any() else int(np.argmin(loss))

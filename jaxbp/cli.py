@@ -9,8 +9,10 @@ module is imported only to run it.
 Before running a command it turns on JAX's persistent compilation cache in the user's
 cache folder, so that a second run loads its compiled programs instead of compiling them
 again: ``$JAXBP_CACHE_DIR``, else ``$XDG_CACHE_HOME/jaxbp/jax``, else
-``~/.cache/jaxbp/jax``. ``JAXBP_NO_CACHE=1`` turns it off; a cache folder the user gave
-JAX itself (``JAX_COMPILATION_CACHE_DIR``) is left as it is.
+``~/.cache/jaxbp/jax``; the demos' main programs are also kept there whole, in
+``programs/``, so that a second run skips tracing them (:mod:`jaxbp.demos.programs`).
+``JAXBP_NO_CACHE=1`` turns both off; a cache folder the user gave JAX itself
+(``JAX_COMPILATION_CACHE_DIR``) is used as it is.
 
 A user's error (a bad argument, a file that cannot be written, a learning rate that makes
 training diverge) ends in one line, ``jaxbp gates: error: ...``, and a non-zero exit code,
@@ -121,7 +123,8 @@ def run(name: str, rest: List[str]) -> int:
               file=sys.stderr)
         return 2
     if not {"-h", "--help"} & set(rest):  # a demo's own --help needs no JAX
-        enable_compilation_cache(cache_dir())
+        from jaxbp.demos import programs
+        programs.use(enable_compilation_cache(cache_dir()))
     try:
         return int(module.main(rest) or 0)
     except BrokenPipeError:        # the reader went away ('jaxbp sweep | head'): stop quietly
