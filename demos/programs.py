@@ -1,4 +1,4 @@
-"""Compiled demo programs kept on disk, so that a second ``jaxbp gates`` starts in a blink.
+"""Compiled demo programs kept on disk: a second ``jaxbp gates`` loads them without tracing.
 
 JAX's persistent compilation cache (which the command line turns on) saves compiling a
 program again, but JAX must still trace and lower it to find it in that cache: for
@@ -57,12 +57,13 @@ def compiled(fn: Callable, args: tuple, description: Optional[Hashable],
     with _no_cache_writes():
         program = lowered.compile(options)
     try:
+        payload = pickle.dumps(serialize_executable.serialize(program))
         os.makedirs(FOLDER, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=FOLDER, delete=False) as f:
-            pickle.dump(serialize_executable.serialize(program), f)
+            f.write(payload)
         os.replace(f.name, path)   # whole or not at all, even with two runs at once
-    except OSError:
-        pass  # a cache only saves time
+    except Exception:  # a full disk, a backend that cannot serialise: a cache only saves time
+        pass
     return program
 
 
