@@ -47,10 +47,21 @@ settings.register_profile("dev", parent=settings.get_profile("ci"), max_examples
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
-# The files that take the most CPU, started first: the two xdist workers (``--dist
-# loadfile``) then finish together instead of one waiting on a long file picked up last.
-FIRST = ("test_vjp.py", "test_bench.py", "test_parallel.py", "test_sweep.py", "test_backprop.py",
-         "test_train.py", "test_runs_last.py", "test_gradcheck.py", "test_bugs.py")
+# The files that take the longest, started first (largest first, seconds measured in a full
+# run): the two xdist workers (``--dist loadfile``) then finish together instead of one
+# waiting on a long file picked up last. Re-measure (``--junitxml``, summed per file) after
+# changing a heavy file.
+FIRST = ("test_playground_browser.py", "test_vjp.py", "test_walkthrough.py", "test_parallel.py",
+         "test_bench.py", "test_backprop.py", "test_train.py", "test_viz_browser.py",
+         "test_sweep.py", "test_gradcheck.py", "test_runs_last.py", "test_slope.py",
+         "test_numerics.py", "test_shuffle.py", "test_diagnose.py", "test_reliability.py",
+         "test_readme.py", "test_determinism.py", "test_tutorial.py", "test_bugs.py")
+
+
+def pytest_configure(config):
+    # xdist reorders the files by their number of tests unless told not to: keep FIRST's order
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
 
 
 def pytest_collection_modifyitems(config, items):
