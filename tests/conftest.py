@@ -25,14 +25,33 @@ import os
 # fusion, algebraic simplification -- still run), the classic elemental emitters for fused
 # loops instead of the newer MLIR fusion emitters (about half the compile time of the rest),
 # and each program's LLVM module compiled in one piece. None of them changes IEEE semantics
-# (no fast math), so results are the same; subprocesses started by the tests inherit them.
-# A flag already set in XLA_FLAGS wins.
+# (no fast math), so results are the same; subprocesses started by the tests (and the xdist
+# workers) inherit them. A flag already set in XLA_FLAGS wins.
 XLA_TEST_FLAGS = {"--xla_backend_optimization_level": "0",
                   "--xla_cpu_use_fusion_emitters": "false",
                   "--xla_cpu_parallel_codegen_split_count": "1"}
+
+
+def _known_to_xla(names):
+    """The flag names this jaxlib's libraries contain: XLA aborts the process on an unknown
+    flag in XLA_FLAGS, and an older or newer jaxlib may lack one (then it is left out)."""
+    import glob
+    import importlib.util
+    import mmap
+    spec = importlib.util.find_spec("jaxlib")
+    found = set()
+    for path in glob.glob(os.path.join(spec.submodule_search_locations[0], "*.so")):
+        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+            found |= {name for name in names if m.find(name.lstrip("-").encode() + b"\0") >= 0}
+    return found
+
+
 _flags = os.environ.get("XLA_FLAGS", "")
-os.environ["XLA_FLAGS"] = " ".join([_flags] + [f"{name}={value}" for name, value in
-                                               XLA_TEST_FLAGS.items() if name not in _flags]).strip()
+_missing = [name for name in XLA_TEST_FLAGS if name not in _flags]
+if _missing:
+    _known = _known_to_xla(_missing)
+    os.environ["XLA_FLAGS"] = " ".join([_flags] + [f"{name}={XLA_TEST_FLAGS[name]}"
+                                                   for name in _missing if name in _known]).strip()
 
 import jax  # noqa: E402
 
