@@ -24,9 +24,11 @@ import os
 # them, and these cut that by more than half. Optimisation level 0 (the HLO passes --
 # fusion, algebraic simplification -- still run), the classic elemental emitters for fused
 # loops instead of the newer MLIR fusion emitters (about half the compile time of the rest),
-# and each program's LLVM module compiled in one piece. None of them changes IEEE semantics
-# (no fast math), so results are the same; subprocesses started by the tests (and the xdist
-# workers) inherit them. A flag already set in XLA_FLAGS wins.
+# and each program's LLVM module compiled in one piece (together 589 s -> 323 s of CPU for
+# the whole suite). None of them turns on fast math, so IEEE semantics are unchanged (a
+# math function may round its last bit differently from the default emitters); the xdist
+# workers and every subprocess the tests start inherit them, so each comparison runs
+# under the same flags. A flag already set in XLA_FLAGS wins.
 XLA_TEST_FLAGS = {"--xla_backend_optimization_level": "0",
                   "--xla_cpu_use_fusion_emitters": "false",
                   "--xla_cpu_parallel_codegen_split_count": "1"}
