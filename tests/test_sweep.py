@@ -76,7 +76,7 @@ def test_train_many_equals_plain_vmap_of_one_run(net, cost):
                   steps=60, threshold=0.5)
     params, solved = jax.jit(jax.vmap(
         lambda p, rate: one(p, X, Y, None, {"lr": rate}, None)))(params_batch, lr)
-    slow = jax.vmap(partial(sweep._finish, net, c, x=X, y=Y, threshold=0.5))(params, solved)
+    slow = jax.jit(jax.vmap(partial(sweep._finish, net, c, x=X, y=Y, threshold=0.5)))(params, solved)
     for a, b in zip(jax.tree_util.tree_leaves(fast.params), jax.tree_util.tree_leaves(slow.params)):
         np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-12)
     np.testing.assert_array_equal(fast.steps_to_solve, slow.steps_to_solve)

@@ -10,21 +10,26 @@ import pytest
 
 import jaxbp
 
-torch = pytest.importorskip("torch", reason="torch not installed: the third oracle is skipped")
+
+@pytest.fixture(scope="module")
+def torch():
+    # imported here, not at collection: every xdist worker collects this file, one runs it
+    return pytest.importorskip("torch", reason="torch not installed: the third oracle is skipped")
+
 
 CASES = [((3, 5, 2), "tanh", "identity", "quadratic"),
          ((4, 6, 5, 3), "sigmoid", "sigmoid", "cross_entropy"),
          ((5, 7, 4), "relu", "softmax", "softmax_cross_entropy")]
-ACT = {"tanh": torch.tanh, "sigmoid": torch.sigmoid, "relu": torch.relu, "identity": lambda z: z}
 
 
-def torch_grads(params, x, y, hidden, output, cost):
+def torch_grads(torch, params, x, y, hidden, output, cost):
+    act = {"tanh": torch.tanh, "sigmoid": torch.sigmoid, "relu": torch.relu, "identity": lambda z: z}
     ws = [(torch.tensor(np.asarray(p["W"]), requires_grad=True),
            torch.tensor(np.asarray(p["b"]), requires_grad=True)) for p in params]
     a = torch.tensor(x)
     for l, (W, b) in enumerate(ws):
         z = a @ W + b
-        a = ACT[hidden](z) if l < len(ws) - 1 else z
+        a = act[hidden](z) if l < len(ws) - 1 else z
     t = torch.tensor(y)
     if cost == "quadratic":
         loss = (0.5 * ((a - t) ** 2).sum(dim=1)).mean()
@@ -37,7 +42,7 @@ def torch_grads(params, x, y, hidden, output, cost):
 
 
 @pytest.mark.parametrize("sizes, hidden, output, cost", CASES)
-def test_torch_autograd_agrees_with_manual_backprop(sizes, hidden, output, cost):
+def test_torch_autograd_agrees_with_manual_backprop(torch, sizes, hidden, output, cost):
     net = jaxbp.MLP(sizes, hidden=hidden, output=output)
     params = net.init(jax.random.key(4), dtype=jnp.float64)
     rng = np.random.default_rng(4)
@@ -45,7 +50,7 @@ def test_torch_autograd_agrees_with_manual_backprop(sizes, hidden, output, cost)
     y = np.eye(sizes[-1])[rng.integers(0, sizes[-1], 9)] if output == "softmax" \
         else rng.uniform(size=(9, sizes[-1]))
     loss, grads = jaxbp.backprop(net, params, x, y, cost)
-    t_loss, t_grads = torch_grads(params, x, y, hidden, output, cost)
+    t_loss, t_grads = torch_grads(torch, params, x, y, hidden, output, cost)
     assert abs(float(loss) - t_loss) <= 1e-12
     for g, (tW, tb) in zip(grads, t_grads):
         assert np.max(np.abs(np.asarray(g["W"]) - tW)) <= 1e-12
