@@ -28,7 +28,8 @@ import os
 # the whole suite). None of them turns on fast math, so IEEE semantics are unchanged (a
 # math function may round its last bit differently from the default emitters); the xdist
 # workers and every subprocess the tests start inherit them, so each comparison runs
-# under the same flags. A flag already set in XLA_FLAGS wins.
+# under the same flags. A flag already set in XLA_FLAGS wins. To run the suite with XLA's
+# defaults, as users' programs compile, delete this block.
 XLA_TEST_FLAGS = {"--xla_backend_optimization_level": "0",
                   "--xla_cpu_use_fusion_emitters": "false",
                   "--xla_cpu_parallel_codegen_split_count": "1"}
