@@ -11,7 +11,9 @@ reported, in wall time and in this process's CPU time. The goal (issue 17): < 2%
 ``--short`` times the benchmark's own step counts (0.1-0.2 s runs), where a program's host
 callback costs about 3 ms once plus 0.5 ms a report: 5-10%.
 
-    python -m bench.progress [--quick] [--rounds N]
+    python -m bench.progress [--quick] [--rounds N] [--threads N]
+
+As the benchmark's workers, it runs on one core by default (``--threads 0``: all cores).
 """
 import argparse
 import contextlib
@@ -54,6 +56,21 @@ def runners(w):
     return out
 
 
+def _pin(threads):
+    """Run on the first ``threads`` cores (0: all), as ``bench/run.py`` pins its workers, so
+    that XLA's threads do not meet the machine's other work on the other core; before
+    XLA's backend starts (its thread pool sizes itself from the affinity). Returns the
+    cores, or "all"."""
+    if threads and hasattr(os, "sched_setaffinity"):
+        cpus = sorted(os.sched_getaffinity(0))[:threads]
+        os.sched_setaffinity(0, cpus)
+        if threads == 1 and "xla_cpu_multi_thread_eigen" not in os.environ.get("XLA_FLAGS", ""):
+            os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
+                                       + " --xla_cpu_multi_thread_eigen=false").strip()
+        return "core " + ", ".join(map(str, cpus))
+    return "all cores"
+
+
 def _cpu():
     """This process's CPU seconds (all threads): less disturbed than wall time by other
     programs on a shared machine."""
@@ -85,10 +102,13 @@ def main(argv=None):
     ap.add_argument("--short", action="store_true",
                     help="the workloads' own step counts instead of ten times as many")
     ap.add_argument("--rounds", type=int, default=11, help="timed rounds (default 11)")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="cores to run on, as the benchmark's workers (default 1; 0: all)")
     args = ap.parse_args(argv)
+    cpus = _pin(args.threads)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"jax {jax.__version__}, {platform.machine()}, {os.cpu_count()} cores, "
-          f"load average {load:.1f}, {args.rounds} interleaved rounds\n")
+          f"pinned to {cpus}, load average {load:.1f}, {args.rounds} interleaved rounds\n")
     print("| workload | steps | no progress, median | progress=True | ÷ no progress (per-round "
           "median) | in CPU time | a no-op callable | ÷ no progress | in CPU time | results "
           "identical |")
