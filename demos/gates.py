@@ -13,8 +13,8 @@ second one draws their initial weights.
 """
 import sys
 import textwrap
-from functools import partial
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence
 
 import jax
@@ -60,6 +60,7 @@ def _bp_vs_grad(net, params, x, y, cost):
 
 
 def _nets():
+    """The sigmoid unit and the two nets, in the order of SIZES."""
     return [jaxbp.MLP(size, hidden="sigmoid", output="sigmoid") for size in SIZES]
 
 
@@ -119,14 +120,14 @@ def run(names: Sequence[str], lr: float = 2.0, steps: int = 3000, seeds: int = 8
                                                      max_epochs=max_epochs)
     lr = np.float32(lr)   # traced: another rate loads the same program from the cache
     seed = np.arange(seeds)
-    inits = tuple(_shapes(net, len(names) * seeds, xs.dtype) for net in _nets())
+    shapes = tuple(_shapes(net, len(names) * seeds, xs.dtype) for net in _nets())
     # Two programs: XLA compiles the first (the random initial weights: long straight-line
     # code) in a thread while the second (everything else) is traced and compiled.
     with ThreadPoolExecutor(1) as pool:
         drawing = pool.submit(descent.compiled, partial(_inits, gates=len(names),
                                                         dtype=xs.dtype), seed,
                               description=("gates inits", len(names), str(xs.dtype)))
-        train_all = descent.compiled(train_all, xs, ys, inits, lr,
+        train_all = descent.compiled(train_all, xs, ys, shapes, lr,
                                      description=("gates", seeds, steps, cost, max_epochs))
         inits = drawing.result()(seed)
     percs, trained = train_all(xs, ys, inits, lr)
