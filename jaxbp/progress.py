@@ -6,9 +6,9 @@ With ``progress``, :func:`scan` splits the loop into :data:`CHUNKS` chunks -- an
 writes its entry of the history in place -- and after each chunk a ``jax.debug.callback``
 tells the host how many steps are done. The callback receives only that count, which no
 ``jax.vmap`` batches: under ``jit`` and ``vmap`` it is called once per chunk for all runs
-together. Each report costs 0.1-1.5 ms
-(more when the program is busy with big matrix products), hence only a few of them; the
-cost on the benchmark's workloads (``python -m bench.progress``) is in docs/bench.md.
+together. Each report costs 0.1-1.5 ms (more when the program is busy with big matrix
+products), hence only a few of them; the cost on the benchmark's workloads
+(``python -m bench.progress``) is in docs/bench.md.
 
 ``progress`` is ``True`` (:func:`print_progress`: one line on stderr, rewritten in place on
 a terminal) or any callable ``progress(done, steps)``; it is part of the compiled program
